@@ -1,0 +1,131 @@
+"""DigitClassifier: the bundled (or any saved) model behind one fast, thread-safe predict()."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidImageError
+from .fast_forward import FastForward
+from .preprocess import to_mnist
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_cnn.keras"
+# Chunk for batched inference: big enough for efficient matrix products, small enough that the
+# im2col buffers stay ~60 MB.
+BATCH_CHUNK = 512
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model read in one image."""
+
+    digit: int | None  # 0-9, or None when the image holds no digit
+    probabilities: np.ndarray = field(repr=False)  # (10,) float32, sums to 1 (zeros if no digit)
+    confidence: float  # the top probability (0.0 if no digit)
+    model_input: np.ndarray | None = field(repr=False)  # (28, 28) float32 in [0, 1], or None
+
+    @property
+    def ranked(self) -> list[tuple[int, float]]:
+        """(digit, probability) pairs, most probable first; empty when there is no digit."""
+        if self.digit is None:
+            return []
+        order = np.argsort(-self.probabilities)
+        return [(int(index), float(self.probabilities[index])) for index in order]
+
+
+NO_DIGIT = Prediction(None, np.zeros(10, np.float32), 0.0, None)
+
+
+def record_path(model_path: Path) -> Path:
+    """The JSON training record saved beside a model file."""
+    return Path(model_path).with_suffix(".json")
+
+
+class DigitClassifier:
+    """A trained model plus the one preprocessing path. Safe to share between threads."""
+
+    def __init__(self, model, path: Path | None = None, record: dict | None = None):
+        self.model = model
+        self.path = path
+        self.record = record or {}
+        # The numpy path when the architecture allows it (ours and the tutorial's both do).
+        self._forward = FastForward.compile(model) or self._keras_forward
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> DigitClassifier:
+        """Load a ``.keras`` model (default: the bundled one) and its JSON record if present.
+
+        Models are loaded with ``safe_mode=True``: no pickled or user code is ever run.
+        """
+        import keras
+
+        path = Path(path) if path is not None else BUNDLED_MODEL
+        if not path.is_file():
+            raise FileNotFoundError(f"no model file at {path}")
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+        if tuple(model.input_shape[1:]) != (28, 28) or tuple(model.output_shape[1:]) != (10,):
+            raise ValueError(f"{path} is not a digit model: input {model.input_shape}, "
+                             f"output {model.output_shape}")
+        record = {}
+        if record_path(path).is_file():
+            record = json.loads(record_path(path).read_text())
+        return cls(model, path, record)
+
+    def _keras_forward(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(batch, training=False))
+
+    def probabilities(self, digits: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) preprocessed digits -> (N, 10) float32 probabilities."""
+        digits = np.asarray(digits, np.float32)
+        chunks = [self._forward(digits[start:start + BATCH_CHUNK])
+                  for start in range(0, len(digits), BATCH_CHUNK)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
+
+    def predict(self, image) -> Prediction:
+        """Read the digit in one image.
+
+        Parameters
+        ----------
+        image : numpy.ndarray | PIL.Image.Image | bytes
+            Grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4) uint8 array (a canvas' ``image_data``),
+            a PIL image, or the bytes of an image file.
+
+        Returns
+        -------
+        Prediction
+            ``digit`` None when the image holds no digit.
+
+        Raises
+        ------
+        InvalidImageError
+            When ``image`` cannot be read; the message is meant for the user.
+        """
+        digit = to_mnist(image)
+        if digit is None:
+            return NO_DIGIT
+        return _prediction(self.probabilities(digit[None])[0], digit)
+
+    def predict_batch(self, images) -> list[Prediction]:
+        """Read many images; one model call per chunk. Raises on the first unreadable image."""
+        digits = [to_mnist(image) for image in images]
+        present = [index for index, digit in enumerate(digits) if digit is not None]
+        results = [NO_DIGIT] * len(digits)
+        if present:
+            probabilities = self.probabilities(np.stack([digits[index] for index in present]))
+            for row, index in enumerate(present):
+                results[index] = _prediction(probabilities[row], digits[index])
+        return results
+
+
+def _prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> Prediction:
+    probabilities = probabilities.astype(np.float32)
+    probabilities /= probabilities.sum()
+    top = int(np.argmax(probabilities))
+    return Prediction(top, probabilities, float(probabilities[top]), digit_image)
+
+
+__all__ = ["DigitClassifier", "Prediction", "InvalidImageError", "record_path", "BUNDLED_MODEL"]

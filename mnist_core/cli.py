@@ -1,0 +1,137 @@
+"""python -m mnist_core {train,evaluate,predict}: the core's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .config import TrainConfig
+
+DEFAULTS = TrainConfig()
+# The quick preset: a 90-second sanity run that still reads digits well.
+QUICK = {"epochs": 3, "subset": 15_000}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a model on MNIST",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    train.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
+    train.add_argument("--arch", choices=("compact", "tutorial"), default=DEFAULTS.arch)
+    train.add_argument("--no-augment", action="store_true", help="train on undistorted digits")
+    train.add_argument("--subset", type=int, default=DEFAULTS.subset,
+                       help="train on this many digits (0 = all 60,000)")
+    train.add_argument("--quick", action="store_true",
+                       help=f"preset: {QUICK['epochs']} epochs on {QUICK['subset']:,} digits")
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    train.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
+    train.add_argument("--output", default="models/mnist_cnn.keras",
+                       help="model path; the JSON record goes beside it")
+    evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
+    evaluate.add_argument("--model", help="model file (default: the bundled model)")
+    evaluate.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
+    predict = commands.add_parser("predict", help="read the digit in image files")
+    predict.add_argument("--model", help="model file (default: the bundled model)")
+    predict.add_argument("files", nargs="+", metavar="FILE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}[
+            arguments.command](arguments)
+    except (ValueError, FileNotFoundError) as error:  # DataError, bad flags, missing model
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_train(arguments) -> int:
+    from .train import train, with_overrides
+
+    config = with_overrides(
+        DEFAULTS, epochs=arguments.epochs, batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate, arch=arguments.arch,
+        augment=not arguments.no_augment, subset=arguments.subset, seed=arguments.seed)
+    if arguments.quick:
+        config = with_overrides(config, **QUICK)
+    result = train(config, arguments.output, arguments.data, on_progress=_ProgressBar())
+    print(file=sys.stderr)
+    for epoch, logs in enumerate(result.record["history"], 1):
+        print(f"epoch {epoch}: " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()))
+    if result.status != "completed":
+        print(f"training {result.status}; nothing was saved", file=sys.stderr)
+        return 1
+    print(f"test accuracy {result.record['test_accuracy']:.4%} in "
+          f"{result.record['duration_s']:.0f} s -> {result.model_path}")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line text progress bar on stderr (training's on_progress callback)."""
+
+    def __init__(self):
+        self.last_drawn = 0.0
+
+    def __call__(self, progress) -> None:
+        now = time.monotonic()
+        if progress.phase == "training" and progress.batch not in (1, progress.batches) and (
+                now - self.last_drawn < 0.5):
+            return  # redraw twice a second, not 470 times an epoch
+        self.last_drawn = now
+        if progress.phase != "training":
+            print(f"\r{progress.phase}...".ljust(100), end="", file=sys.stderr, flush=True)
+            return
+        filled = int(progress.fraction * 30)
+        remaining = progress.remaining_s
+        eta = f" ~{remaining:.0f}s left" if remaining is not None else ""
+        last = progress.history[-1] if progress.history else {}
+        val = f" val_acc {last['val_accuracy']:.4f}" if "val_accuracy" in last else ""
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] epoch {progress.epoch}/{progress.epochs}"
+              f" batch {progress.batch}/{progress.batches} {progress.elapsed_s:.0f}s{eta}{val}  ",
+              end="", file=sys.stderr, flush=True)
+
+
+def run_evaluate(arguments) -> int:
+    import numpy as np
+
+    from .classifier import DigitClassifier
+    from .data import load_mnist
+    from .train import _test_metrics, preprocess_images
+
+    classifier = DigitClassifier.load(arguments.model)
+    data = load_mnist(arguments.data)
+    metrics = _test_metrics(classifier.probabilities(preprocess_images(data.x_test, data.checksum)),
+                            data.y_test)
+    print(f"model: {classifier.path}")
+    print(f"test accuracy: {metrics['test_accuracy']:.4%} on {metrics['test_digits']:,} digits")
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print("      " + "".join(f"{digit:>6}" for digit in range(10)))
+    for digit, row in enumerate(np.asarray(metrics["confusion_matrix"])):
+        print(f"{digit:>6}" + "".join(f"{count:>6}" for count in row))
+    return 0
+
+
+def run_predict(arguments) -> int:
+    from .classifier import DigitClassifier
+    from .errors import InvalidImageError
+
+    classifier = DigitClassifier.load(arguments.model)
+    failures = 0
+    for name in arguments.files:
+        try:
+            prediction = classifier.predict(Path(name).read_bytes())
+        except (OSError, InvalidImageError) as error:
+            print(f"{name}: error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            failures += 1
+            continue
+        if prediction.digit is None:
+            print(f"{name}: no digit found")
+        else:
+            print(f"{name}: {prediction.digit} (confidence {prediction.confidence:.1%})")
+    return 1 if failures else 0

@@ -1,0 +1,80 @@
+"""Configuration, one dataclass per concern. Every default says why it is what it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Limits on what we agree to decode: a shared link is open to anyone."""
+
+    # 40 megapixels covers any phone photo (a 12 MP phone is 4032x3024) with room to spare,
+    # while refusing decompression bombs before a single pixel is decoded.
+    max_pixels: int = 40_000_000
+    # Largest file we read at all; matches server.maxUploadSize in .streamlit/config.toml.
+    max_bytes: int = 20 * 1024 * 1024
+    # Work on at most this many pixels on the long side: more detail never helps a 20 px digit,
+    # and it bounds the time of every later step.
+    work_side: int = 640
+    # Below this we upscale first, so tiny scans (16x16 USPS) get smooth, MNIST-like strokes.
+    min_work_side: int = 56
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """MNIST's own recipe: digit fitted in a 20x20 box, centred by mass in 28x28."""
+
+    out_side: int = 28  # MNIST's frame
+    box_side: int = 20  # MNIST fits the digit's longer side to 20 px
+    # Ink contrast (0..1) below which the image is blank: the paper grain of a phone photo is
+    # ~0.05, a faint pencil stroke is ~0.25.
+    min_contrast: float = 0.12
+    # A component smaller than this share of the largest one is a speck, not a stroke.
+    speck_ratio: float = 0.08
+    # The digit must span at least this share of the image's longer side (a full-frame speck
+    # on a 280 px canvas is a dot of ~20 px; the smallest sensible digit is larger).
+    min_extent: float = 0.04
+    # A blob whose extent is under this many stroke widths is a dot, not a digit.
+    min_extent_strokes: float = 1.8
+    # Strokes thinner than this after scaling to the 20 px box are thickened to it: MNIST
+    # strokes are 2-4 px; a 3 px pen on a 280 px canvas would otherwise shrink to 0.3 px.
+    min_stroke_px: float = 2.2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (defaults: the bundled model's run)."""
+
+    epochs: int = 6  # fits the 10-minute budget on a 2-core CPU
+    batch_size: int = 128  # best throughput/accuracy trade-off measured on this CPU
+    learning_rate: float = 3e-3  # peak of the one-cycle schedule
+    arch: str = "compact"  # "compact" (ours) or "tutorial"
+    augment: bool = True  # distortions real drawings have; off only to compare
+    subset: int = 0  # 0 = all 60,000 training digits; else this many (quick runs)
+    validation_split: float = 1 / 12  # 5,000 of 60,000 digits held out for the curves
+    seed: int = 1
+    label_smoothing: float = 0.05  # softer targets give better calibrated confidences
+
+
+# Server-side bounds for anything a user can ask of a training run.
+TRAIN_LIMITS = {
+    "epochs": (1, 50),
+    "batch_size": (16, 1024),
+    "learning_rate": (1e-5, 1e-1),
+    "subset": (0, 60_000),
+}
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """The distortions real drawings have, in MNIST's 28x28 frame."""
+
+    rotation_deg: float = 10.0
+    scale_range: tuple[float, float] = (0.85, 1.12)
+    aspect_range: tuple[float, float] = (0.87, 1.15)  # some writers draw narrow, some wide
+    shear: float = 0.15
+    shift_px: float = 2.0
+    elastic_alpha: float = 1.0  # px of elastic displacement
+    elastic_probability: float = 0.5
+    thickness_probability: float = 0.3  # share of digits thinned or thickened by 1 px
