@@ -12,14 +12,16 @@ _GRID_ROWS, _GRID_COLS = np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float32)
 _THIN_KERNEL = np.ones((2, 2), np.uint8)
 
 
-def augment_batch(digits: np.ndarray, rng: np.random.Generator,
-                  config: AugmentConfig = AugmentConfig()) -> np.ndarray:
+def augment_batch(
+    digits: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()
+) -> np.ndarray:
     """Return a distorted copy of ``digits`` ((N, 28, 28) float32 in [0, 1])."""
     return np.stack([augment_one(digit, rng, config) for digit in digits])
 
 
-def augment_one(digit: np.ndarray, rng: np.random.Generator,
-                config: AugmentConfig = AugmentConfig()) -> np.ndarray:
+def augment_one(
+    digit: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()
+) -> np.ndarray:
     """One digit through a random affine map (rotation, scale, aspect, shear, shift), an
     optional elastic warp (wobbly pen strokes) and an optional change of stroke width."""
     map_cols, map_rows = _affine_maps(rng, config)
@@ -42,8 +44,10 @@ def _affine_maps(rng: np.random.Generator, config: AugmentConfig):
     shift = rng.uniform(-config.shift_px, config.shift_px, size=2).astype(np.float32)
     cos, sin = np.cos(angle), np.sin(angle)
     # Forward map = rotate @ shear @ scale; remap needs the inverse (output -> source).
-    forward = np.array([[cos, -sin], [sin, cos]]) @ np.array([[1, shear], [0, 1]]) @ np.diag(
-        [scale * aspect, scale / aspect]
+    forward = (
+        np.array([[cos, -sin], [sin, cos]])
+        @ np.array([[1, shear], [0, 1]])
+        @ np.diag([scale * aspect, scale / aspect])
     )
     inverse = np.linalg.inv(forward).astype(np.float32)
     centre = np.float32((_SIDE - 1) / 2)

@@ -37,7 +37,9 @@ class Prediction:
         return [(int(index), float(self.probabilities[index])) for index in order]
 
 
-NO_DIGIT = Prediction(None, np.zeros(10, np.float32), 0.0, None)
+def no_digit() -> Prediction:
+    """A fresh "no digit" result (fresh, so no caller can alter another's probabilities)."""
+    return Prediction(None, np.zeros(10, np.float32), 0.0, None)
 
 
 def record_path(model_path: Path) -> Path:
@@ -68,8 +70,10 @@ class DigitClassifier:
             raise FileNotFoundError(f"no model file at {path}")
         model = keras.models.load_model(path, compile=False, safe_mode=True)
         if tuple(model.input_shape[1:]) != (28, 28) or tuple(model.output_shape[1:]) != (10,):
-            raise ValueError(f"{path} is not a digit model: input {model.input_shape}, "
-                             f"output {model.output_shape}")
+            raise ValueError(
+                f"{path} is not a digit model: input {model.input_shape}, "
+                f"output {model.output_shape}"
+            )
         record = {}
         if record_path(path).is_file():
             record = json.loads(record_path(path).read_text())
@@ -81,8 +85,10 @@ class DigitClassifier:
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
         """(N, 28, 28) preprocessed digits -> (N, 10) float32 probabilities."""
         digits = np.asarray(digits, np.float32)
-        chunks = [self._forward(digits[start:start + BATCH_CHUNK])
-                  for start in range(0, len(digits), BATCH_CHUNK)]
+        chunks = [
+            self._forward(digits[start : start + BATCH_CHUNK])
+            for start in range(0, len(digits), BATCH_CHUNK)
+        ]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
     def predict(self, image) -> Prediction:
@@ -106,14 +112,14 @@ class DigitClassifier:
         """
         digit = to_mnist(image)
         if digit is None:
-            return NO_DIGIT
+            return no_digit()
         return _prediction(self.probabilities(digit[None])[0], digit)
 
     def predict_batch(self, images) -> list[Prediction]:
         """Read many images; one model call per chunk. Raises on the first unreadable image."""
         digits = [to_mnist(image) for image in images]
         present = [index for index, digit in enumerate(digits) if digit is not None]
-        results = [NO_DIGIT] * len(digits)
+        results = [no_digit() for _ in digits]
         if present:
             probabilities = self.probabilities(np.stack([digits[index] for index in present]))
             for row, index in enumerate(present):

@@ -17,21 +17,36 @@ QUICK = {"epochs": 3, "subset": 15_000}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train a model on MNIST",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = commands.add_parser(
+        "train",
+        help="train a model on MNIST",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     train.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     train.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
     train.add_argument("--arch", choices=("compact", "tutorial"), default=DEFAULTS.arch)
     train.add_argument("--no-augment", action="store_true", help="train on undistorted digits")
-    train.add_argument("--subset", type=int, default=DEFAULTS.subset,
-                       help="train on this many digits (0 = all 60,000)")
-    train.add_argument("--quick", action="store_true",
-                       help=f"preset: {QUICK['epochs']} epochs on {QUICK['subset']:,} digits")
+    train.add_argument(
+        "--subset",
+        type=int,
+        default=DEFAULTS.subset,
+        help="train on this many digits (0 = all 60,000)",
+    )
+    train.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"preset: {QUICK['epochs']} epochs on {QUICK['subset']:,} digits",
+    )
     train.add_argument("--seed", type=int, default=DEFAULTS.seed)
     train.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
-    train.add_argument("--output", default="models/mnist_cnn.keras",
-                       help="model path; the JSON record goes beside it")
+    train.add_argument(
+        "--output",
+        default="models/mnist_cnn.keras",
+        help="model path; the JSON record goes beside it",
+    )
+    train.add_argument("--progress-file", help="also write live progress to this JSON file")
+    train.add_argument("--stop-file", help="cancel the run when this file appears")
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
     evaluate.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
@@ -45,30 +60,64 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}[
-            arguments.command](arguments)
+            arguments.command
+        ](arguments)
     except (ValueError, FileNotFoundError) as error:  # DataError, bad flags, missing model
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 def run_train(arguments) -> int:
+    from .jobs import ProgressFile
     from .train import train, with_overrides
 
     config = with_overrides(
-        DEFAULTS, epochs=arguments.epochs, batch_size=arguments.batch_size,
-        learning_rate=arguments.learning_rate, arch=arguments.arch,
-        augment=not arguments.no_augment, subset=arguments.subset, seed=arguments.seed)
+        DEFAULTS,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        arch=arguments.arch,
+        augment=not arguments.no_augment,
+        subset=arguments.subset,
+        seed=arguments.seed,
+    )
     if arguments.quick:
         config = with_overrides(config, **QUICK)
-    result = train(config, arguments.output, arguments.data, on_progress=_ProgressBar())
+    bar = _ProgressBar()
+    progress_file = (
+        ProgressFile(arguments.progress_file, config) if arguments.progress_file else None
+    )
+
+    def on_progress(progress):
+        bar(progress)
+        if progress_file is not None:
+            progress_file(progress)
+
+    stop_file = Path(arguments.stop_file) if arguments.stop_file else None
+    try:
+        result = train(
+            config,
+            arguments.output,
+            arguments.data,
+            on_progress=on_progress,
+            should_stop=stop_file.exists if stop_file else None,
+        )
+    except Exception as error:
+        if progress_file is not None:
+            progress_file.finish("failed", error=str(error))
+        raise
+    if progress_file is not None:
+        progress_file.finish(result.status, result.record)
     print(file=sys.stderr)
     for epoch, logs in enumerate(result.record["history"], 1):
         print(f"epoch {epoch}: " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()))
     if result.status != "completed":
         print(f"training {result.status}; nothing was saved", file=sys.stderr)
         return 1
-    print(f"test accuracy {result.record['test_accuracy']:.4%} in "
-          f"{result.record['duration_s']:.0f} s -> {result.model_path}")
+    print(
+        f"test accuracy {result.record['test_accuracy']:.4%} in "
+        f"{result.record['duration_s']:.0f} s -> {result.model_path}"
+    )
     return 0
 
 
@@ -80,8 +129,11 @@ class _ProgressBar:
 
     def __call__(self, progress) -> None:
         now = time.monotonic()
-        if progress.phase == "training" and progress.batch not in (1, progress.batches) and (
-                now - self.last_drawn < 0.5):
+        if (
+            progress.phase == "training"
+            and progress.batch not in (1, progress.batches)
+            and (now - self.last_drawn < 0.5)
+        ):
             return  # redraw twice a second, not 470 times an epoch
         self.last_drawn = now
         if progress.phase != "training":
@@ -92,9 +144,13 @@ class _ProgressBar:
         eta = f" ~{remaining:.0f}s left" if remaining is not None else ""
         last = progress.history[-1] if progress.history else {}
         val = f" val_acc {last['val_accuracy']:.4f}" if "val_accuracy" in last else ""
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] epoch {progress.epoch}/{progress.epochs}"
-              f" batch {progress.batch}/{progress.batches} {progress.elapsed_s:.0f}s{eta}{val}  ",
-              end="", file=sys.stderr, flush=True)
+        print(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] epoch {progress.epoch}/{progress.epochs}"
+            f" batch {progress.batch}/{progress.batches} {progress.elapsed_s:.0f}s{eta}{val}  ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def run_evaluate(arguments) -> int:
@@ -106,8 +162,9 @@ def run_evaluate(arguments) -> int:
 
     classifier = DigitClassifier.load(arguments.model)
     data = load_mnist(arguments.data)
-    metrics = _test_metrics(classifier.probabilities(preprocess_images(data.x_test, data.checksum)),
-                            data.y_test)
+    metrics = _test_metrics(
+        classifier.probabilities(preprocess_images(data.x_test, data.checksum)), data.y_test
+    )
     print(f"model: {classifier.path}")
     print(f"test accuracy: {metrics['test_accuracy']:.4%} on {metrics['test_digits']:,} digits")
     print("confusion matrix (rows: true digit, columns: predicted):")

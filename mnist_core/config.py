@@ -35,8 +35,9 @@ class PreprocessConfig:
     # The digit must span at least this share of the image's longer side (a full-frame speck
     # on a 280 px canvas is a dot of ~20 px; the smallest sensible digit is larger).
     min_extent: float = 0.04
-    # A blob whose extent is under this many stroke widths is a dot, not a digit.
-    min_extent_strokes: float = 1.8
+    # A blob whose extent is under this many stroke widths is a dot, not a digit (a dot
+    # measures 2; MNIST's stubbiest "1" measures over 3.5).
+    min_extent_strokes: float = 2.6
     # Strokes thinner than this after scaling to the 20 px box are thickened to it: MNIST
     # strokes are 2-4 px; a 3 px pen on a 280 px canvas would otherwise shrink to 0.3 px.
     min_stroke_px: float = 2.2

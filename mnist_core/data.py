@@ -44,7 +44,7 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
     """
     path = path or os.environ.get(ENV_VAR) or None
     if path is not None:
-        arrays, source = _read_npz(Path(path)), str(path)
+        arrays, source = _read_npz(Path(path)), str(Path(path).resolve())
     else:
         arrays, source = _download(), "keras download"
     _validate(arrays, source)
@@ -89,6 +89,8 @@ def _validate(arrays: dict[str, np.ndarray], source: str) -> None:
             raise DataError(
                 f"{source}: x_{split} must be uint8 (N, 28, 28), got {images.dtype} {images.shape}"
             )
+        if len(images) == 0:
+            raise DataError(f"{source}: x_{split} holds no images")
         if labels.ndim != 1 or len(labels) != len(images):
             raise DataError(f"{source}: y_{split} must hold one label per image")
         if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:

@@ -7,13 +7,16 @@ Everything that can go wrong with an input is caught here, so later steps only s
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import DecodeConfig
 from .errors import InvalidImageError
+
+# PIL's own bomb guard raises before we can name the image's size; we enforce a lower limit
+# ourselves from the header (see _check_size), before any pixel is decoded.
+Image.MAX_IMAGE_PIXELS = None
 
 # Formats an upload may be in; PIL can open more (EPS, PSD...) that we have no reason to parse.
 ALLOWED_FORMATS = {"PNG", "JPEG", "MPO", "BMP", "DIB", "GIF", "WEBP", "TIFF"}
@@ -69,19 +72,19 @@ def _open_bytes(data: bytes, config: DecodeConfig) -> Image.Image:
         raise InvalidImageError("the file is empty")
     if len(data) > config.max_bytes:
         raise InvalidImageError(
-            f"file too large: {len(data) / 1e6:.1f} MB, the limit is {config.max_bytes / 1e6:.0f} MB"
+            f"file too large: {len(data) / 1e6:.1f} MB, "
+            f"the limit is {config.max_bytes / 1e6:.0f} MB"
         )
     try:
-        with warnings.catch_warnings():
-            # We check the pixel count ourselves, with a clearer message than PIL's warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
         raise InvalidImageError(
             "not an image file: upload a PNG, JPEG, BMP, GIF, WebP or TIFF picture"
         ) from None
-    except Exception as error:  # PIL raises many types for damaged headers
-        raise InvalidImageError(f"not a readable image file ({error})") from None
+    except Exception:  # PIL raises many types for damaged headers
+        raise InvalidImageError(
+            "not a readable image file: it is damaged, cut off or not really an image"
+        ) from None
     if image.format not in ALLOWED_FORMATS:
         raise InvalidImageError(
             f"{image.format} files are not supported: upload a PNG, JPEG, BMP, GIF, WebP or TIFF"
@@ -89,9 +92,7 @@ def _open_bytes(data: bytes, config: DecodeConfig) -> Image.Image:
     _check_size(*image.size, config)
     try:
         image.seek(0)  # animated GIF/WebP/TIFF: the first frame
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image.load()
+        image.load()
     except Exception:
         raise InvalidImageError(
             "the image file is damaged or incomplete (it may have been cut off while copying)"

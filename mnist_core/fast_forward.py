@@ -69,9 +69,12 @@ def _translate(layer):
         return _dense(layer, config)
     if kind == "Conv2D":
         return _conv2d(layer, config)
-    if kind == "MaxPooling2D" and tuple(config["pool_size"]) == (2, 2) and tuple(
-        config["strides"]
-    ) == (2, 2) and config["padding"] == "valid":
+    if (
+        kind == "MaxPooling2D"
+        and tuple(config["pool_size"]) == (2, 2)
+        and tuple(config["strides"]) == (2, 2)
+        and config["padding"] == "valid"
+    ):
         return _max_pool_2x2
     raise UnsupportedLayer(kind)
 
@@ -115,8 +118,15 @@ def _conv2d(layer, config):
     def run(values):
         if same:
             pad_h, pad_w = height - 1, width - 1
-            values = np.pad(values, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
-                                     (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+            values = np.pad(
+                values,
+                (
+                    (0, 0),
+                    (pad_h // 2, pad_h - pad_h // 2),
+                    (pad_w // 2, pad_w - pad_w // 2),
+                    (0, 0),
+                ),
+            )
         # (N, Ho, Wo, C, kh, kw) -> (N, Ho, Wo, kh, kw, C): copying runs of C contiguous floats
         # is twice as fast as gathering the window axes, and matches the kernel's row order.
         windows = sliding_window_view(values, (height, width), axis=(1, 2))

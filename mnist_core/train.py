@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -68,7 +68,11 @@ def validate_config(config: TrainConfig) -> TrainConfig:
 
     for name, (low, high) in TRAIN_LIMITS.items():
         value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        if (
+            not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
             raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {config.arch!r}")
@@ -152,10 +156,24 @@ def train(
     batches = _Batches(x_train[fit_idx], y_train[fit_idx], config)
     model = _compiled_model(config, len(batches) * config.epochs)
     bridge = _ProgressBridge(config, len(batches), started, report, should_stop)
-    model.fit(batches, epochs=config.epochs, validation_data=(x_train[val_idx], batches.onehot_of(y_train[val_idx])),
-              callbacks=[bridge], verbose=0)
-    report(TrainingProgress(config.epochs, config.epochs, 0, 0, time.monotonic() - started,
-                            tuple(bridge.history), "evaluating"))
+    model.fit(
+        batches,
+        epochs=config.epochs,
+        validation_data=(x_train[val_idx], batches.onehot_of(y_train[val_idx])),
+        callbacks=[bridge],
+        verbose=0,
+    )
+    report(
+        TrainingProgress(
+            config.epochs,
+            config.epochs,
+            0,
+            0,
+            time.monotonic() - started,
+            tuple(bridge.history),
+            "evaluating",
+        )
+    )
     record = _record(config, data, len(fit_idx), bridge, started)
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
@@ -181,8 +199,12 @@ def _compiled_model(config: TrainConfig, total_steps: int):
 
     warmup = max(1, total_steps // 20)
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate / 10, decay_steps=max(1, total_steps - warmup),
-        warmup_target=config.learning_rate, warmup_steps=warmup, alpha=0.01)
+        initial_learning_rate=config.learning_rate / 10,
+        decay_steps=max(1, total_steps - warmup),
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
     model = build_model(config.arch)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -212,7 +234,7 @@ class _Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         size = self.config.batch_size
-        rows = self.order[index * size:(index + 1) * size]
+        rows = self.order[index * size : (index + 1) * size]
         batch = self.images[rows]
         if self.config.augment:
             batch = augment_batch(batch, self.rng)
@@ -234,9 +256,15 @@ class _ProgressBridge(keras.callbacks.Callback):
 
     def _progress(self, batch: int) -> TrainingProgress:
         now = time.monotonic()
-        return TrainingProgress(self.epoch, self.config.epochs, batch, self.batches,
-                                now - self.started, tuple(self.history),
-                                training_s=now - self.training_started)
+        return TrainingProgress(
+            self.epoch,
+            self.config.epochs,
+            batch,
+            self.batches,
+            now - self.started,
+            tuple(self.history),
+            training_s=now - self.training_started,
+        )
 
     def on_train_begin(self, logs=None):
         self.training_started = time.monotonic()
@@ -254,8 +282,13 @@ class _ProgressBridge(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.status == "completed":
-            self.history.append({key: round(float(value), 5) for key, value in
-                                 (logs or {}).items() if key != "learning_rate"})
+            self.history.append(
+                {
+                    key: round(float(value), 5)
+                    for key, value in (logs or {}).items()
+                    if key != "learning_rate"
+                }
+            )
             self.report(self._progress(self.batches))
 
 
@@ -267,7 +300,7 @@ def _record(config, data, train_count, bridge, started) -> dict:
         "train_digits": train_count,
         "data_source": data.source,
         "data_sha256": data.checksum,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - started, 1),
     }
 

@@ -1,0 +1,118 @@
+"""What every page shares: the cached model, the registry, the admin gate, the prediction block."""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist_core import DigitClassifier, Prediction
+from mnist_core.classifier import BUNDLED_MODEL
+from mnist_core.jobs import TrainingJobs
+from mnist_core.registry import BUNDLED_ID, ModelRegistry
+
+UNSURE_BELOW = 0.6  # under this top probability we show the two best guesses, not one answer
+ADMIN_ENV_VAR = "MNIST_ADMIN_PASSWORD"
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+def load_classifier(path: str, modified: float) -> DigitClassifier:
+    """One classifier per model file version, shared by every session (it is thread-safe).
+
+    ``modified`` is part of the cache key so a replaced file is loaded afresh.
+    """
+    return DigitClassifier.load(path)
+
+
+def registry() -> ModelRegistry:
+    return ModelRegistry()
+
+
+def jobs() -> TrainingJobs:
+    return TrainingJobs(registry())
+
+
+def active_classifier() -> tuple[DigitClassifier, str, str | None]:
+    """(classifier, run id, warning). Falls back to the bundled model if the active one is
+    missing or does not load; nothing on disk is changed."""
+    active = registry().active()
+    try:
+        classifier = load_classifier(str(active.path), active.path.stat().st_mtime)
+        return classifier, active.run_id, active.warning
+    except Exception as error:  # a truncated or foreign file: keep serving with the bundled one
+        warning = (
+            f"the active model {active.run_id} could not be loaded ({error}); "
+            "using the bundled model"
+        )
+        return (
+            load_classifier(str(BUNDLED_MODEL), BUNDLED_MODEL.stat().st_mtime),
+            BUNDLED_ID,
+            warning,
+        )
+
+
+def model_label(run_id: str) -> str:
+    return "Bundled model" if run_id == BUNDLED_ID else f"Run {run_id}"
+
+
+def admin_password() -> str | None:
+    """The admin password from st.secrets["admin_password"] or $MNIST_ADMIN_PASSWORD, if set."""
+    try:
+        secret = st.secrets.get("admin_password")
+    except Exception:  # no secrets.toml at all
+        secret = None
+    return secret or os.environ.get(ADMIN_ENV_VAR) or None
+
+
+def is_admin() -> bool:
+    """True when no password is configured, or this session has entered it."""
+    return admin_password() is None or st.session_state.get("admin_unlocked", False)
+
+
+def admin_login_form(key: str) -> None:
+    """Ask for the admin password; only a yes/no flag is kept in the session, never the text."""
+    with st.form(key, clear_on_submit=True):
+        entered = st.text_input("Admin password", type="password")
+        if st.form_submit_button("Unlock"):
+            expected = admin_password() or ""
+            if hmac.compare_digest(entered.encode(), expected.encode()):
+                st.session_state["admin_unlocked"] = True
+                st.rerun()
+            else:
+                st.error("Wrong password.")
+
+
+def enlarged(digit: np.ndarray, scale: int = 6) -> np.ndarray:
+    """A 28x28 [0, 1] digit as uint8, each pixel a scale x scale block (no smoothing)."""
+    return np.kron((digit * 255).astype(np.uint8), np.ones((scale, scale), np.uint8))
+
+
+def show_prediction(prediction: Prediction, empty_message: str) -> None:
+    """The prediction block: big digit, confidence, all ten probabilities, the model's input."""
+    if prediction.digit is None:
+        st.info(empty_message)
+        return
+    left, right = st.columns([1, 2])
+    with left:
+        st.metric("Prediction", str(prediction.digit))
+        st.caption(f"Confidence {prediction.confidence:.1%}")
+        st.image(
+            enlarged(prediction.model_input),
+            caption="What the model saw (28x28)",
+            width=168,
+            clamp=True,
+        )
+    with right:
+        if prediction.confidence < UNSURE_BELOW:
+            (first, p_first), (second, p_second) = prediction.ranked[:2]
+            st.warning(
+                f"The model is unsure: {first} ({p_first:.0%}) or {second} ({p_second:.0%})."
+            )
+        chart = pd.DataFrame(
+            {"probability": prediction.probabilities},
+            index=pd.Index([str(digit) for digit in range(10)], name="digit"),
+        )
+        st.bar_chart(chart, y="probability", height=260)

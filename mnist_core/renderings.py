@@ -1,0 +1,121 @@
+"""Synthetic real-world inputs made from MNIST digits, for tests and benchmarks.
+
+Each function turns a 28x28 MNIST digit into what a user would hand the app: a drawing on a
+browser canvas (any size, position, stroke width, colour, background) or a phone photo of the
+digit written on paper (uneven light, paper grain, blur, JPEG). They let us measure the whole
+pipeline on inputs whose true label is known. Never used for training.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def _stroke_shape(digit: np.ndarray, height: int, stroke_px: float) -> np.ndarray:
+    """The digit's shape at ``height`` px tall, strokes about ``stroke_px`` wide (float 0..1)."""
+    scale = height / 20.0  # MNIST digits are ~20 px tall
+    big = cv2.resize(
+        digit.astype(np.float32) / max(float(digit.max()), 1),
+        None,
+        fx=scale,
+        fy=scale,
+        interpolation=cv2.INTER_CUBIC,
+    )
+    shape = (big > 0.5).astype(np.uint8)
+    # MNIST strokes are ~2.5 px, so ~2.5*scale here: erode or dilate towards the wanted width.
+    change = int(round((stroke_px - 2.5 * scale) / 2))
+    if change:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(change) + 1,) * 2)
+        operation = cv2.dilate if change > 0 else cv2.erode
+        thinned = operation(shape, kernel)
+        if thinned.sum() > 0.3 * shape.sum() or change > 0:
+            shape = thinned
+    # Anti-aliased edge, as a browser draws it.
+    return cv2.GaussianBlur(shape.astype(np.float32), (3, 3), 0.8)
+
+
+def canvas_drawing(
+    digit: np.ndarray,
+    rng: np.random.Generator,
+    size: int = 280,
+    stroke_px: float | None = None,
+    colour=None,
+    background: str = "transparent",
+):
+    """An RGBA (size, size, 4) uint8 image like ``st_canvas(...).image_data``.
+
+    background: "transparent" (the canvas default: ink only in alpha), "white" or "black".
+    """
+    height = int(rng.uniform(0.35, 0.9) * size)
+    stroke_px = stroke_px if stroke_px is not None else rng.uniform(0.03, 0.12) * size
+    shape = _stroke_shape(digit, height, stroke_px)
+    canvas_alpha = np.zeros((size, size), np.float32)
+    top = int(rng.integers(0, max(1, size - shape.shape[0])))
+    left = int(rng.integers(0, max(1, size - shape.shape[1])))
+    shape = shape[: size - top, : size - left]
+    canvas_alpha[top : top + shape.shape[0], left : left + shape.shape[1]] = shape
+    if colour is None:
+        colour = {
+            "transparent": rng.integers(0, 256, 3),
+            "white": rng.integers(0, 120, 3),
+            "black": rng.integers(150, 256, 3),
+        }[background]
+    colour = np.asarray(colour, np.float32)
+    rgba = np.zeros((size, size, 4), np.float32)
+    if background == "transparent":
+        rgba[..., :3] = colour
+        rgba[..., 3] = canvas_alpha * 255
+    else:
+        paper = np.full(3, 255.0 if background == "white" else 0.0, np.float32)
+        rgba[..., :3] = paper + (colour - paper) * canvas_alpha[..., None]
+        rgba[..., 3] = 255
+    return np.round(rgba).astype(np.uint8)
+
+
+def paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) -> bytes:
+    """JPEG bytes of a phone photo of the digit written in pen on paper."""
+    width, height = size
+    digit_height = int(rng.uniform(0.25, 0.6) * height)
+    shape = _stroke_shape(digit, digit_height, rng.uniform(0.04, 0.1) * digit_height)
+    ink = np.zeros((height, width), np.float32)
+    top = int(rng.integers(0, height - shape.shape[0]))
+    left = int(rng.integers(0, max(1, width - shape.shape[1])))
+    ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape[:, : width - left]
+    # Paper lit unevenly: a linear gradient plus a soft shadow, then grain.
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    direction = rng.uniform(-1, 1, size=2)
+    light = 0.8 + 0.15 * (direction[0] * cols / width + direction[1] * rows / height)
+    shadow_centre = rng.uniform(0, 1, size=2) * (width, height)
+    shadow = 0.15 * np.exp(
+        -(
+            ((cols - shadow_centre[0]) ** 2 + (rows - shadow_centre[1]) ** 2)
+            / (2 * (0.3 * width) ** 2)
+        )
+    )
+    paper = np.clip(light - shadow, 0.35, 1.0)
+    pen = rng.uniform(0.05, 0.3, size=3).astype(np.float32)  # dark blue/black ink
+    tint = np.array([1.0, 0.98, 0.93], np.float32)  # warm paper
+    image = paper[..., None] * tint * (1 - ink[..., None]) + pen * paper[..., None] * ink[..., None]
+    image += rng.normal(0, 0.025, size=image.shape).astype(np.float32)
+    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.6, 1.5))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(image * 255, 0, 255).astype(np.uint8)).save(
+        buffer, "JPEG", quality=int(rng.integers(60, 92))
+    )
+    return buffer.getvalue()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG file bytes of a uint8 (H, W) or (H, W, C) array."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def as_paper_scan(image: np.ndarray) -> bytes:
+    """PNG bytes of a white-ink-on-black digit (MNIST, USPS, Semeion) as dark ink on white."""
+    return png_bytes(255 - image)

@@ -1,0 +1,130 @@
+"""Helpers for the real-browser tests: a `streamlit run` server and headless Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(app_home: Path, extra_env: dict | None = None, timeout_s: float = 90):
+    """Run ``streamlit run app.py`` on a free localhost port; yield its base URL."""
+    port = free_port()
+    env = {**os.environ, "MNIST_APP_HOME": str(app_home), **(extra_env or {})}
+    log = open(app_home / "streamlit.log", "wb")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"streamlit did not start: {(app_home / 'streamlit.log').read_text()}"
+                )
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def chromium_path() -> str | None:
+    """Playwright's own Chromium if installed, else the system's (``apt-get install chromium``)."""
+    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def launch_browser(playwright):
+    try:
+        return playwright.chromium.launch(args=CHROMIUM_FLAGS)
+    except Exception:  # no browser downloaded by `playwright install`: use the system one
+        path = chromium_path()
+        if path is None:
+            raise
+        return playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+
+
+def stroke(page, canvas, points) -> None:
+    """Draw one pen stroke through ``points`` (canvas pixels) with the mouse."""
+    box = canvas.bounding_box()
+    (x0, y0), rest = points[0], points[1:]
+    page.mouse.move(box["x"] + x0, box["y"] + y0)
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+    page.mouse.up()
+
+
+def ellipse(centre_x, centre_y, radius_x, radius_y, count=36):
+    import math
+
+    return [
+        (
+            centre_x + radius_x * math.sin(2 * math.pi * step / count),
+            centre_y - radius_y * math.cos(2 * math.pi * step / count),
+        )
+        for step in range(count + 1)
+    ]
+
+
+# Strokes of each digit on the 280x280 canvas, as a person would draw them.
+DIGIT_STROKES = {
+    1: [[(150, 50), (140, 140), (135, 235)]],
+    7: [[(80, 60), (150, 58), (205, 60), (170, 140), (125, 235)]],
+    0: [ellipse(140, 140, 65, 95)],
+}

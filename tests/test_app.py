@@ -1,0 +1,142 @@
+"""The Streamlit app through AppTest: pages render, predictions show, training can be promoted."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.jobs import TrainingJobs
+from mnist_core.registry import ModelRegistry
+from mnist_core.renderings import as_paper_scan, canvas_drawing
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = str(PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz")
+
+
+@pytest.fixture(autouse=True)
+def app_home(tmp_path, monkeypatch):
+    """Each test gets its own run folder and trains on the committed sample."""
+    monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
+    monkeypatch.setenv("MNIST_DATA", SAMPLE)
+    monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0.5")  # 1 epoch on 1,800 digits
+    monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
+    return tmp_path / "app_home"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return np.load(SAMPLE)
+
+
+def FakeCanvas(image):
+    """Stands in for the browser component: ``st_canvas`` returns what a user 'drew'.
+
+    The whole module is replaced, since importing the real one outside a Streamlit runtime
+    fails before AppTest has registered its front-end assets.
+    """
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = lambda **kwargs: mock.Mock(image_data=image, json_data={"objects": []})
+    return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
+
+
+def run_app(image=None, page=None) -> AppTest:
+    with FakeCanvas(image):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        if page is not None:
+            app.switch_page(page).run()
+    return app
+
+
+def prediction_metric(app: AppTest):
+    return [metric for metric in app.metric if metric.label.startswith("Prediction")]
+
+
+def test_draw_page_renders_an_invitation_when_the_canvas_is_empty():
+    app = run_app()
+    assert not app.exception
+    assert not prediction_metric(app)
+    assert any("Draw a digit" in info.value for info in app.info)
+
+
+def test_sidebar_names_the_active_model():
+    app = run_app()
+    assert "Bundled model" in app.sidebar.markdown[0].value
+    assert any("test accuracy" in block.value for block in app.sidebar.markdown)
+
+
+@pytest.mark.parametrize("position", [3, 17, 42])
+def test_draw_page_reads_an_injected_drawing(sample, position):
+    digit, label = sample["x_test"][position], int(sample["y_test"][position])
+    drawing = canvas_drawing(digit, np.random.default_rng(position), background="transparent")
+    app = run_app(drawing)
+    assert not app.exception
+    assert prediction_metric(app)[0].value == str(label)
+
+
+def test_upload_of_a_digit_photo_is_read(sample):
+    app = run_app()
+    app.file_uploader(key="draw_upload").set_value(
+        ("digit.png", as_paper_scan(sample["x_test"][7]), "image/png")
+    )
+    with FakeCanvas(None):
+        app.run()
+    assert not app.exception
+    assert prediction_metric(app)[0].value == str(int(sample["y_test"][7]))
+
+
+def test_upload_of_a_bad_file_shows_the_error_and_the_page_keeps_working():
+    app = run_app()
+    app.file_uploader(key="draw_upload").set_value(
+        ("notes.png", b"hello, not a picture", "image/png")
+    )
+    with FakeCanvas(None):
+        app.run()
+    assert not app.exception
+    assert any(
+        "notes.png" in error.value and "not an image file" in error.value for error in app.error
+    )
+
+
+def test_retrain_page_renders_the_form_and_the_bundled_run():
+    app = run_app(page="app_pages/retrain.py")
+    assert not app.exception
+    assert app.button(key="FormSubmitter:retrain_form-Start training") is not None
+    assert any(metric.label == "Test accuracy" for metric in app.metric)
+
+
+def test_retrain_form_bounds_epochs_and_the_server_rejects_out_of_range(app_home):
+    app = run_app(page="app_pages/retrain.py")
+    epochs = app.number_input(key="retrain_epochs")
+    assert (epochs.min, epochs.max) == (1, 50)
+    from mnist_core.config import TrainConfig
+
+    with pytest.raises(ValueError, match="epochs must be between 1 and 50"):
+        TrainingJobs(ModelRegistry()).start(TrainConfig(epochs=10_000))
+    assert not (app_home / "runs").exists() or not any((app_home / "runs").iterdir())
+
+
+def test_a_short_training_run_completes_shows_curves_and_can_be_promoted():
+    app = run_app(page="app_pages/retrain.py")
+    app.number_input(key="retrain_epochs").set_value(1)
+    app.selectbox(key="retrain_subset").set_value(3_000)
+    with FakeCanvas(None):
+        app.button(key="FormSubmitter:retrain_form-Start training").click().run()
+        run_id = TrainingJobs(ModelRegistry()).running()
+        assert run_id is not None
+        final = TrainingJobs(ModelRegistry()).wait(run_id, timeout_s=240)
+        assert final["status"] == "completed", final
+        app.run()
+        assert not app.exception
+        assert app.selectbox(key="retrain_history_select").value == run_id
+        assert len(app.get("vega_lite_chart")) >= 2  # accuracy and loss curves
+        app.button(key="retrain_promote").click().run()
+        assert not app.exception
+        assert ModelRegistry().active().run_id == run_id
+        app.switch_page("app_pages/draw.py").run()
+    assert f"Run {run_id}" in app.sidebar.markdown[0].value

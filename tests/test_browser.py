@@ -1,0 +1,101 @@
+"""Real browser: `streamlit run app.py`, headless Chromium, mouse strokes on the canvas."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from browser import ARTIFACTS, DIGIT_STROKES, launch_browser, streamlit_server, stroke
+
+from mnist_core.renderings import as_paper_scan
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with streamlit_server(tmp_path_factory.mktemp("app_home")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        launched = launch_browser(playwright)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    opened = context.new_page()
+    opened.goto(app_url)
+    opened.locator("canvas.upper-canvas").first.wait_for(timeout=90_000)
+    yield opened
+    context.close()
+
+
+def shown_prediction(page, timeout_ms=30_000) -> str:
+    """The value of the visible metric labelled "Prediction", once it appears."""
+    value = page.locator('[data-testid="stMetric"]:visible', has_text="Prediction").locator(
+        '[data-testid="stMetricValue"]'
+    )
+    value.first.wait_for(timeout=timeout_ms)
+    return value.first.inner_text().strip()
+
+
+def clear_canvas(page) -> None:
+    page.get_by_role("button", name="Clear the canvas").click()
+    page.wait_for_timeout(500)
+    page.locator("canvas.upper-canvas").first.wait_for()
+
+
+@pytest.mark.parametrize("digit", [1, 7, 0])
+def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
+    canvas = page.locator("canvas.upper-canvas").first
+    for points in DIGIT_STROKES[digit]:
+        stroke(page, canvas, points)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                 .some(element => element.offsetParent !== null)""",
+        timeout=30_000,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"draw_{digit}.png", full_page=True)
+    assert shown_prediction(page) == str(digit)
+
+
+def test_an_uploaded_png_is_read(page, tmp_path):
+    sample = np.load(ARTIFACTS.parent / "tests" / "data" / "mnist_sample.npz")
+    index = int(np.flatnonzero(sample["y_test"] == 3)[0])
+    path = tmp_path / "three.png"
+    path.write_bytes(as_paper_scan(sample["x_test"][index]))
+    page.get_by_role("tab", name=re.compile("Upload")).click()
+    page.locator('input[type="file"]').set_input_files(str(path))
+    assert shown_prediction(page) == "3"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "upload.png", full_page=True)
+
+
+def test_a_bad_upload_shows_an_error_and_the_canvas_still_works(page, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("this is not a picture")
+    page.get_by_role("tab", name=re.compile("Upload")).click()
+    page.locator('input[type="file"]').set_input_files(str(path))
+    error = page.locator('[data-testid="stAlertContentError"]')
+    error.first.wait_for(timeout=30_000)
+    assert "not an image file" in error.first.inner_text()
+    page.get_by_role("tab", name=re.compile("Draw")).click()
+    for points in DIGIT_STROKES[1]:
+        stroke(page, page.locator("canvas.upper-canvas").first, points)
+    assert shown_prediction(page) == "1"
+
+
+def test_retrain_page_shows_the_bundled_model_and_the_form(page):
+    page.get_by_role("link", name=re.compile("Retrain & curves")).first.click()
+    page.get_by_role("button", name="Start training").wait_for(timeout=30_000)
+    assert page.get_by_text("Test accuracy").first.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "retrain.png", full_page=True)

@@ -1,0 +1,262 @@
+"""DigitClassifier with the bundled model: accuracy on realistic inputs; the predict contract."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_core import DigitClassifier, InvalidImageError, Prediction, renderings
+from mnist_core.preprocess import to_mnist
+
+SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
+
+
+@pytest.fixture(scope="module")
+def classifier() -> DigitClassifier:
+    return DigitClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    with np.load(SAMPLE) as data:
+        return {key: data[key] for key in data.files}
+
+
+def accuracy(classifier: DigitClassifier, images, labels) -> float:
+    predictions = classifier.predict_batch(images)
+    return float(
+        np.mean(
+            [
+                prediction.digit == label
+                for prediction, label in zip(predictions, labels, strict=True)
+            ]
+        )
+    )
+
+
+# --------------------------------------------------------------------------- accuracy
+
+
+def test_reads_mnist_test_digits_as_png_paper_scans(classifier, mnist):
+    digits, labels = mnist["x_test"][:500], mnist["y_test"][:500]
+    scans = [renderings.as_paper_scan(digit) for digit in digits]  # PNG bytes, dark ink on white
+    assert scans[0][:8] == b"\x89PNG\r\n\x1a\n"
+    assert accuracy(classifier, scans, labels) >= 0.98
+
+
+@pytest.mark.parametrize("background", ["transparent", "white", "black"])
+def test_reads_canvas_drawings(classifier, mnist, background):
+    rng = np.random.default_rng({"transparent": 1, "white": 2, "black": 3}[background])
+    digits, labels = mnist["x_test"][500:600], mnist["y_test"][500:600]
+    drawings = [renderings.canvas_drawing(digit, rng, background=background) for digit in digits]
+    assert accuracy(classifier, drawings, labels) >= 0.95
+
+
+def test_reads_thick_stroke_canvas_drawings(classifier, mnist):
+    rng = np.random.default_rng(4)
+    digits, labels = mnist["x_test"][600:700], mnist["y_test"][600:700]
+    drawings = [
+        renderings.canvas_drawing(digit, rng, stroke_px=rng.uniform(25, 40)) for digit in digits
+    ]
+    assert accuracy(classifier, drawings, labels) >= 0.95
+
+
+def test_reads_canvas_drawings_in_random_colours(classifier, mnist):
+    rng = np.random.default_rng(5)
+    digits, labels = mnist["x_test"][700:800], mnist["y_test"][700:800]
+    drawings = [
+        renderings.canvas_drawing(
+            digit, rng, colour=rng.integers(0, 256, 3), background="transparent"
+        )
+        for digit in digits
+    ]
+    assert accuracy(classifier, drawings, labels) >= 0.95
+
+
+def test_reads_phone_photos(classifier, mnist):
+    rng = np.random.default_rng(6)
+    digits, labels = mnist["x_test"][800:830], mnist["y_test"][800:830]
+    photos = [renderings.paper_photo(digit, rng, size=(480, 360)) for digit in digits]
+    assert accuracy(classifier, photos, labels) >= 0.9
+
+
+# --------------------------------------------------------------------------- output contract
+
+
+@pytest.fixture(scope="module")
+def seven_prediction(classifier, mnist) -> Prediction:
+    assert mnist["y_test"][0] == 7
+    return classifier.predict(renderings.as_paper_scan(mnist["x_test"][0]))
+
+
+def test_prediction_reads_the_digit(seven_prediction):
+    assert seven_prediction.digit == 7
+    assert isinstance(seven_prediction.digit, int)
+
+
+def test_probabilities_are_float32_of_shape_10(seven_prediction):
+    assert isinstance(seven_prediction.probabilities, np.ndarray)
+    assert seven_prediction.probabilities.dtype == np.float32
+    assert seven_prediction.probabilities.shape == (10,)
+
+
+def test_probabilities_sum_to_one(seven_prediction):
+    probabilities = seven_prediction.probabilities
+    assert np.all(probabilities >= 0)
+    assert abs(float(probabilities.sum(dtype=np.float64)) - 1) < 1e-5
+
+
+def test_confidence_is_the_top_probability(seven_prediction):
+    assert isinstance(seven_prediction.confidence, float)
+    assert seven_prediction.confidence == float(seven_prediction.probabilities.max())
+
+
+def test_digit_is_the_argmax(seven_prediction):
+    assert seven_prediction.digit == int(np.argmax(seven_prediction.probabilities))
+
+
+def test_model_input_is_the_preprocessed_digit(seven_prediction, mnist):
+    model_input = seven_prediction.model_input
+    assert model_input.shape == (28, 28) and model_input.dtype == np.float32
+    assert model_input.min() >= 0 and model_input.max() <= 1
+    np.testing.assert_array_equal(
+        model_input, to_mnist(renderings.as_paper_scan(mnist["x_test"][0]))
+    )
+
+
+def test_ranked_lists_all_digits_most_probable_first(seven_prediction):
+    ranked = seven_prediction.ranked
+    assert [digit for digit, _ in ranked][0] == 7
+    assert sorted(digit for digit, _ in ranked) == list(range(10))
+    assert [p for _, p in ranked] == sorted((p for _, p in ranked), reverse=True)
+
+
+@pytest.fixture(scope="module")
+def blank_prediction(classifier) -> Prediction:
+    return classifier.predict(np.zeros((280, 280, 4), np.uint8))
+
+
+def test_blank_canvas_gives_no_digit(blank_prediction):
+    assert blank_prediction.digit is None
+
+
+def test_blank_canvas_gives_zero_probabilities(blank_prediction):
+    assert blank_prediction.probabilities.dtype == np.float32
+    assert blank_prediction.probabilities.shape == (10,)
+    assert np.all(blank_prediction.probabilities == 0)
+
+
+def test_blank_canvas_gives_zero_confidence_and_no_model_input(blank_prediction):
+    assert blank_prediction.confidence == 0.0
+    assert blank_prediction.model_input is None
+    assert blank_prediction.ranked == []
+
+
+def test_blank_prediction_cannot_be_corrupted_by_a_caller(classifier):
+    first = classifier.predict(np.zeros((50, 50), np.uint8))
+    try:
+        try:
+            first.probabilities[3] = 0.5  # a careless caller writes into its result
+        except ValueError:
+            pass  # a read-only array is a correct fix
+        second = classifier.predict(np.full((50, 50), 255, np.uint8))
+        assert np.all(second.probabilities == 0)
+    finally:
+        if first.probabilities.flags.writeable:
+            first.probabilities[:] = 0  # undo, so no other test sees the damage
+
+
+def test_predict_accepts_every_input_kind(classifier, mnist):
+    digit = 255 - mnist["x_test"][0]
+    pil = Image.fromarray(digit)
+    buffer = io.BytesIO()
+    pil.save(buffer, "JPEG", quality=95)
+    inputs = [
+        digit,
+        np.repeat(digit[:, :, None], 3, 2),
+        pil,
+        buffer.getvalue(),
+        bytearray(renderings.png_bytes(digit)),
+    ]
+    assert [classifier.predict(item).digit for item in inputs] == [7] * len(inputs)
+
+
+def test_predict_raises_invalid_image_error_for_unreadable_input(classifier):
+    with pytest.raises(InvalidImageError, match="not an image file"):
+        classifier.predict(b"GIF89a but actually nothing")
+
+
+# --------------------------------------------------------------------------- batch and reference
+
+
+def test_predict_batch_equals_predict_one_by_one(classifier, mnist):
+    rng = np.random.default_rng(7)
+    images = [renderings.as_paper_scan(digit) for digit in mnist["x_test"][900:910]]
+    images.insert(3, np.zeros((280, 280, 4), np.uint8))  # a blank among them
+    images.append(renderings.canvas_drawing(mnist["x_test"][910], rng))
+    batch = classifier.predict_batch(images)
+    single = [classifier.predict(image) for image in images]
+    assert len(batch) == len(images)
+    assert batch[3].digit is None
+    for together, alone in zip(batch, single, strict=True):
+        assert together.digit == alone.digit
+        np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=1e-5)
+        assert together.confidence == pytest.approx(alone.confidence, abs=1e-5)
+        if alone.model_input is None:
+            assert together.model_input is None
+        else:
+            np.testing.assert_array_equal(together.model_input, alone.model_input)
+
+
+def test_predict_batch_of_nothing_is_empty(classifier):
+    assert classifier.predict_batch([]) == []
+
+
+def test_predict_batch_raises_on_an_unreadable_image(classifier, mnist):
+    with pytest.raises(InvalidImageError):
+        classifier.predict_batch([mnist["x_test"][0], b"", mnist["x_test"][1]])
+
+
+def test_numpy_fast_path_matches_keras(classifier, mnist):
+    """Reference check: the numpy forward pass against Keras itself on the same 64 digits."""
+    digits = np.stack([to_mnist(digit) for digit in mnist["x_test"][:64]])
+    fast = classifier.probabilities(digits)
+    reference = np.asarray(classifier.model(digits, training=False))
+    assert fast.shape == reference.shape == (64, 10)
+    assert fast.dtype == np.float32
+    np.testing.assert_allclose(fast, reference, atol=1e-4, rtol=0)
+    assert np.array_equal(fast.argmax(axis=1), reference.argmax(axis=1))
+
+
+def test_probabilities_of_an_empty_batch(classifier):
+    assert classifier.probabilities(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
+
+
+def test_concurrent_predictions_equal_sequential_ones(classifier, mnist):
+    rng = np.random.default_rng(8)
+    images = [renderings.as_paper_scan(digit) for digit in mnist["x_test"][:16]]
+    images += [renderings.canvas_drawing(digit, rng) for digit in mnist["x_test"][16:32]]
+    sequential = [classifier.predict(image) for image in images]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(classifier.predict, images * 4))  # 128 calls over 8 threads
+    for index, result in enumerate(concurrent):
+        expected = sequential[index % len(images)]
+        assert result.digit == expected.digit
+        np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+        np.testing.assert_array_equal(result.model_input, expected.model_input)
+
+
+def test_loading_a_missing_model_fails_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        DigitClassifier.load(tmp_path / "absent.keras")
+
+
+def test_bundled_model_carries_its_training_record(classifier):
+    assert classifier.path is not None and classifier.path.suffix == ".keras"
+    if classifier.path.with_suffix(".json").is_file():
+        assert 0.9 < classifier.record["test_accuracy"] <= 1

@@ -1,0 +1,393 @@
+"""mnist_core.preprocess: each step on constructed inputs, then to_mnist on whole pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mnist_core import InvalidImageError, renderings
+from mnist_core.config import PreprocessConfig
+from mnist_core.preprocess import (
+    digit_mask,
+    fit_to_mnist_frame,
+    ink_map,
+    ink_to_mnist,
+    normalise_contrast,
+    remove_background,
+    stroke_width,
+    to_mnist,
+)
+
+SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    with np.load(SAMPLE) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="module")
+def seven(mnist) -> np.ndarray:
+    """x_test[0]: a '7', white ink on black, uint8 28x28."""
+    assert mnist["y_test"][0] == 7
+    return mnist["x_test"][0]
+
+
+def centre_of_mass(digit: np.ndarray) -> tuple[float, float]:
+    total = digit.sum()
+    rows = digit.sum(axis=1) @ np.arange(digit.shape[0]) / total
+    cols = digit.sum(axis=0) @ np.arange(digit.shape[1]) / total
+    return float(rows), float(cols)
+
+
+def box_sides(digit: np.ndarray, threshold: float = 0.1) -> tuple[int, int]:
+    rows = np.flatnonzero((digit > threshold).any(axis=1))
+    cols = np.flatnonzero((digit > threshold).any(axis=0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def similarity(a: np.ndarray, b: np.ndarray, reach: int = 2) -> float:
+    """Best correlation of two 28x28 digits over shifts of up to ``reach`` px: centring by mass
+    rounds to whole pixels, so the same digit can legitimately come out one pixel apart."""
+    best = -1.0
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            shifted = np.roll(np.roll(a, dy, axis=0), dx, axis=1)
+            best = max(best, float(np.corrcoef(shifted.ravel(), b.ravel())[0, 1]))
+    return best
+
+
+def assert_mnist_like(digit) -> None:
+    """The contract of to_mnist's output: (28, 28) float32 in [0, 1], centred, 20 px box."""
+    assert digit is not None
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.min() >= 0 and digit.max() <= 1 and digit.max() > 0.9
+    row, col = centre_of_mass(digit)
+    assert abs(row - 14) <= 1 and abs(col - 14) <= 1, (row, col)
+    assert max(box_sides(digit)) in (19, 20)
+
+
+# --- ink_map
+
+
+def test_ink_map_keeps_light_on_dark_polarity(seven):
+    ink = ink_map(seven)
+    assert ink.dtype == np.float32
+    assert ink[0, 0] == pytest.approx(0.0)  # background low
+    assert ink.max() > 0.99  # the stroke high
+
+
+def test_ink_map_flips_dark_on_light(seven):
+    np.testing.assert_allclose(ink_map(255 - seven), ink_map(seven), atol=1e-6)
+
+
+def test_ink_map_uses_alpha_as_ink_on_transparent_canvas(seven):
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., :3] = (255, 255, 255)  # white ink: would vanish if composited on white
+    rgba[..., 3] = seven
+    np.testing.assert_allclose(ink_map(rgba), ink_map(seven), atol=1e-6)
+
+
+def test_ink_map_composites_opaque_picture_with_transparent_margin_on_white():
+    rgba = np.zeros((100, 100, 4), np.uint8)
+    rgba[5:95, 5:95] = (255, 255, 255, 255)  # opaque white paper
+    rgba[30:70, 48:52, :3] = 0  # a black stroke on it
+    ink = ink_map(rgba)
+    assert ink[50, 50] > 0.9  # the stroke is ink
+    assert ink[1, 1] < 0.1 and ink[20, 20] < 0.1  # transparent margin and paper are not
+
+
+def test_ink_map_bounds_the_working_size():
+    assert ink_map(np.zeros((3000, 4000), np.uint8)).shape == (480, 640)
+
+
+def test_ink_map_upscales_tiny_images_by_a_whole_factor():
+    assert ink_map(np.zeros((16, 16), np.uint8)).shape == (64, 64)  # x4 reaches 56 px
+    assert ink_map(np.zeros((28, 28), np.uint8)).shape == (56, 56)
+
+
+def test_ink_map_leaves_mid_sized_images_alone():
+    assert ink_map(np.zeros((100, 300), np.uint8)).shape == (100, 300)
+
+
+# --- remove_background
+
+
+def test_remove_background_flattens_a_gradient_and_keeps_the_stroke():
+    cols = np.mgrid[0:200, 0:200][1].astype(np.float32)
+    ink = 0.2 + 0.5 * cols / 199  # lighting that varies across the page
+    ink[50:150, 95:105] += 0.3  # a 10 px stroke
+    flat = remove_background(ink)
+    assert flat[:, :80].max() < 0.02
+    assert flat[:, 130:].max() < 0.1
+    assert flat[60:140, 97:103].min() > 0.25
+
+
+def test_remove_background_never_goes_negative():
+    ink = np.random.default_rng(0).uniform(0, 1, (120, 90)).astype(np.float32)
+    flat = remove_background(ink)
+    assert flat.min() >= 0
+    assert np.all(flat <= ink + 1e-6)
+
+
+# --- normalise_contrast
+
+
+def test_normalise_contrast_none_below_min_contrast():
+    assert normalise_contrast(np.full((100, 100), 0.05, np.float32)) is None
+    assert normalise_contrast(np.zeros((10, 10), np.float32)) is None
+
+
+def test_normalise_contrast_stretches_cores_to_one_and_grain_to_zero():
+    ink = np.random.default_rng(0).uniform(0, 0.04, (100, 100)).astype(np.float32)  # paper grain
+    ink[20:80, 45:55] = 0.6  # a faint stroke
+    stretched = normalise_contrast(ink)
+    assert stretched is not None
+    assert stretched[22:78, 47:53].min() == pytest.approx(1.0)
+    paper = stretched[:, :30]
+    assert np.median(paper) < 0.01  # most grain is gone...
+    assert paper.max() < 0.1  # ...and what is left is far below the 0.35 stroke threshold
+
+
+# --- digit_mask / stroke_width
+
+
+def test_stroke_width_of_a_bar_is_its_width():
+    mask = np.zeros((100, 100), np.uint8)
+    mask[10:90, 45:51] = 1  # 80 x 6 px bar
+    assert stroke_width(mask) == pytest.approx(6, rel=0.1)
+
+
+def test_digit_mask_drops_a_speck_beside_the_digit():
+    ink = np.zeros((280, 280), np.float32)
+    ink[40:240, 130:150] = 1  # a '1'
+    ink[20:24, 20:24] = 1  # a 4x4 speck
+    mask = digit_mask(ink)
+    assert mask is not None
+    assert mask[100, 140] == 1
+    assert mask[20:24, 20:24].sum() == 0
+    assert mask.sum() == 200 * 20
+
+
+def test_digit_mask_none_when_there_is_no_ink():
+    assert digit_mask(np.zeros((50, 50), np.float32)) is None
+
+
+def test_digit_mask_none_for_a_tiny_dot():
+    ink = np.zeros((280, 280), np.float32)
+    cv2.circle(ink, (100, 100), 3, 1.0, -1)
+    assert digit_mask(ink) is None
+
+
+# --- fit_to_mnist_frame
+
+
+def test_fit_to_mnist_frame_centres_and_boxes_the_digit(seven):
+    big = cv2.resize(seven, (200, 200), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    frame = np.zeros((400, 400), np.float32)
+    frame[10:210, 180:380] = big  # far off-centre
+    out = fit_to_mnist_frame(frame, (frame > 0.35).astype(np.uint8))
+    assert_mnist_like(out)
+
+
+def test_fit_to_mnist_frame_thickens_hairline_strokes():
+    ink = np.zeros((280, 280), np.float32)
+    ink[40:240, 140] = 1  # a 1 px line: 0.1 px once scaled to the 20 px box
+    out = fit_to_mnist_frame(ink, (ink > 0.35).astype(np.uint8))
+    assert out.shape == (28, 28)
+    widths = (out > 0.5).sum(axis=1)
+    assert np.all(widths[box_rows(out)] >= 2)
+    assert max(box_sides(out)) == 20
+
+
+def box_rows(out: np.ndarray) -> slice:
+    rows = np.flatnonzero((out > 0.5).any(axis=1))
+    return slice(rows[0] + 1, rows[-1])  # ignore the rounded ends
+
+
+def test_ink_to_mnist_none_on_empty_ink():
+    assert ink_to_mnist(np.zeros((60, 60), np.float32)) is None
+
+
+# --- to_mnist on MNIST itself
+
+
+def test_mnist_digit_comes_back_close_to_itself(seven):
+    out = to_mnist(seven)
+    assert_mnist_like(out)
+    assert np.abs(out - seven / np.float32(255)).mean() < 0.05
+
+
+def test_mnist_digits_come_back_close_to_themselves_on_average(mnist):
+    digits = mnist["x_test"][:100]
+    differences = [np.abs(to_mnist(digit) - digit / np.float32(255)).mean() for digit in digits]
+    assert np.mean(differences) < 0.05
+    assert np.median(differences) < 0.035
+
+
+@pytest.mark.parametrize("index", range(0, 100, 9))
+def test_mnist_digit_is_centred_with_a_20px_box(mnist, index):
+    assert_mnist_like(to_mnist(mnist["x_test"][index]))
+
+
+def test_inverted_digit_gives_the_same_result(mnist):
+    for digit in mnist["x_test"][:20]:
+        assert np.abs(to_mnist(255 - digit) - to_mnist(digit)).mean() < 0.01
+
+
+def test_rgb_digit_gives_the_same_result_as_grey(seven):
+    rgb = np.repeat(seven[:, :, None], 3, axis=2)
+    np.testing.assert_allclose(to_mnist(rgb), to_mnist(seven), atol=1e-6)
+
+
+def test_float_input_gives_the_same_result_as_uint8(seven):
+    np.testing.assert_allclose(to_mnist(seven / 255.0), to_mnist(seven), atol=1e-6)
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 255, 255), (30, 200, 90)])
+def test_ink_only_in_alpha_gives_the_digit(seven, colour):
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = seven
+    out = to_mnist(rgba)
+    assert_mnist_like(out)
+    assert np.abs(out - to_mnist(seven)).mean() < 0.01
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_transparent_canvas_drawing_matches_its_alpha(mnist, seed):
+    rng = np.random.default_rng(seed)
+    canvas = renderings.canvas_drawing(mnist["x_test"][seed], rng, background="transparent")
+    assert canvas.shape == (280, 280, 4)
+    out = to_mnist(canvas)
+    assert_mnist_like(out)
+    np.testing.assert_allclose(out, to_mnist(canvas[..., 3]), atol=1e-6)  # colour is irrelevant
+
+
+# --- to_mnist on pictures
+
+
+def test_off_centre_digit_in_big_frame_is_centred_and_scaled(seven):
+    frame = np.zeros((600, 800), np.uint8)
+    big = cv2.resize(seven, (160, 160), interpolation=cv2.INTER_CUBIC)
+    frame[430:590, 20:180] = big  # bottom-left corner, ~20% of the frame's width
+    out = to_mnist(frame)
+    assert_mnist_like(out)
+    assert similarity(out, to_mnist(seven)) > 0.9
+
+
+def test_small_digit_in_big_frame_is_found(seven):
+    frame = np.zeros((600, 800), np.uint8)
+    frame[500:584, 20:104] = cv2.resize(seven, (84, 84), interpolation=cv2.INTER_CUBIC)
+    out = to_mnist(frame)
+    assert_mnist_like(out)
+    assert similarity(out, to_mnist(seven)) > 0.9
+
+
+def test_tiny_16px_input_works(seven):
+    tiny = cv2.resize(seven, (16, 16), interpolation=cv2.INTER_AREA)
+    out = to_mnist(tiny)
+    assert_mnist_like(out)
+    assert similarity(out, to_mnist(seven)) > 0.85
+
+
+def test_huge_phone_photo_works(seven):
+    photo = renderings.paper_photo(seven, np.random.default_rng(0), size=(4000, 3000))
+    out = to_mnist(photo)
+    assert_mnist_like(out)
+    assert similarity(out, to_mnist(seven)) > 0.8
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        np.zeros((280, 280, 4), np.uint8),  # empty transparent canvas
+        np.full((280, 280), 255, np.uint8),  # white paper
+        np.full((280, 280, 3), 255, np.uint8),
+        np.full((280, 280, 4), 255, np.uint8),  # opaque white canvas
+        np.zeros((280, 280), np.uint8),  # black
+        np.zeros((280, 280, 3), np.uint8),
+        np.full((280, 280), 128, np.uint8),  # uniform grey
+    ],
+    ids=["transparent", "white", "white-rgb", "white-rgba", "black", "black-rgb", "grey"],
+)
+def test_blank_images_give_none(blank):
+    assert to_mnist(blank) is None
+
+
+def test_one_pixel_image_gives_none():
+    assert to_mnist(np.full((1, 1), 255, np.uint8)) is None
+
+
+def test_faint_paper_grain_gives_none():
+    grain = np.random.default_rng(0).normal(235, 4, (300, 300)).clip(0, 255).astype(np.uint8)
+    assert to_mnist(grain) is None
+
+
+@pytest.mark.parametrize("radius", [3, 5])
+def test_tiny_dot_gives_none(radius):
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    cv2.circle(canvas, (100, 200), radius, (0, 0, 0, 255), -1)
+    assert to_mnist(canvas) is None
+
+
+def test_single_stray_speck_gives_none():
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    cv2.circle(canvas, (140, 140), 10, (0, 0, 0, 255), -1)
+    assert to_mnist(canvas) is None
+
+
+@pytest.mark.parametrize("low, darkness", [(60, 0.9), (90, 0.75), (120, 0.6)])
+def test_uneven_lighting_still_yields_the_digit(seven, low, darkness):
+    cols = np.mgrid[0:300, 0:400][1].astype(np.float32)
+    paper = low + (250 - low) * cols / 399  # from shadow to bright across the page
+    ink = np.zeros((300, 400), np.float32)
+    ink[40:260, 100:320] = cv2.resize(seven, (220, 220)) / np.float32(255)
+    photo = np.clip(paper * (1 - darkness * ink), 0, 255).astype(np.uint8)
+    out = to_mnist(photo)
+    assert_mnist_like(out)
+    assert similarity(out, to_mnist(seven)) > 0.9
+
+
+def test_shadowed_paper_photo_yields_the_digit(seven):
+    rows, cols = np.mgrid[0:480, 0:640].astype(np.float32)
+    paper = 110 + 140 * np.exp(-((cols - 500) ** 2 + (rows - 80) ** 2) / (2 * 250.0**2))
+    ink = np.zeros((480, 640), np.float32)
+    ink[100:400, 150:450] = cv2.resize(seven, (300, 300)) / np.float32(255)
+    photo = np.clip(paper * (1 - 0.8 * ink), 0, 255).astype(np.uint8)
+    out = to_mnist(photo)
+    assert_mnist_like(out)
+    assert similarity(out, to_mnist(seven)) > 0.9
+
+
+def test_pure_noise_gives_none_or_a_valid_digit():
+    noise = np.random.default_rng(0).integers(0, 256, (280, 280), dtype=np.uint8)
+    out = to_mnist(noise)
+    if out is not None:
+        assert out.shape == (28, 28) and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_noise_of_any_kind_never_raises(seed):
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 400)), int(rng.integers(1, 400)), 4)
+    noise = rng.integers(0, 256, shape, dtype=np.uint8)
+    for image in (noise, noise[..., 0], noise[..., :3]):
+        out = to_mnist(image)
+        assert out is None or (out.shape == (28, 28) and 0 <= out.min() and out.max() <= 1)
+
+
+def test_unreadable_input_raises_invalid_image_error():
+    with pytest.raises(InvalidImageError):
+        to_mnist(b"not an image at all")
+
+
+def test_config_box_side_is_respected(seven):
+    out = to_mnist(seven, PreprocessConfig(box_side=14))
+    assert out.shape == (28, 28)
+    assert max(box_sides(out)) == 14
