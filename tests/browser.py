@@ -89,6 +89,21 @@ def chromium_path() -> str | None:
     return None
 
 
+def playwright_has_browser() -> bool:
+    """Did `playwright install chromium` put a browser where Playwright looks?"""
+    cache = Path(
+        os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache" / "ms-playwright")
+    )
+    return cache.is_dir() and any(cache.glob("chromium*"))
+
+
+def settle(page, quiet_ms: int = 1500) -> None:
+    """Wait until Streamlit has finished running the script and the page has stopped changing."""
+    page.wait_for_load_state("networkidle")
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+    page.wait_for_timeout(quiet_ms)
+
+
 def launch_browser(playwright):
     try:
         return playwright.chromium.launch(args=CHROMIUM_FLAGS)

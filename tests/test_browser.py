@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, DIGIT_STROKES, launch_browser, streamlit_server, stroke
 
+from browser import (
+    ARTIFACTS,
+    DIGIT_STROKES,
+    chromium_path,
+    launch_browser,
+    playwright_has_browser,
+    settle,
+    streamlit_server,
+    stroke,
+)
 from mnist_core.renderings import as_paper_scan
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_available():
+    """Skip (or, under CI's REQUIRE_BROWSER=1, fail) when no Chromium can be found."""
+    if chromium_path() is None and not playwright_has_browser():
+        message = "no Chromium: apt-get install chromium, or playwright install chromium"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +66,13 @@ def shown_prediction(page, timeout_ms=30_000) -> str:
     return value.first.inner_text().strip()
 
 
+def screenshot(page, name: str) -> None:
+    """Save a full-page screenshot to test-artifacts/ once the page has finished rendering."""
+    settle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
 def clear_canvas(page) -> None:
     page.get_by_role("button", name="Clear the canvas").click()
     page.wait_for_timeout(500)
@@ -62,9 +89,8 @@ def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
                  .some(element => element.offsetParent !== null)""",
         timeout=30_000,
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"draw_{digit}.png", full_page=True)
     assert shown_prediction(page) == str(digit)
+    screenshot(page, f"draw_{digit}")
 
 
 def test_an_uploaded_png_is_read(page, tmp_path):
@@ -75,8 +101,7 @@ def test_an_uploaded_png_is_read(page, tmp_path):
     page.get_by_role("tab", name=re.compile("Upload")).click()
     page.locator('input[type="file"]').set_input_files(str(path))
     assert shown_prediction(page) == "3"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "upload.png", full_page=True)
+    screenshot(page, "upload")
 
 
 def test_a_bad_upload_shows_an_error_and_the_canvas_still_works(page, tmp_path):
@@ -97,5 +122,13 @@ def test_retrain_page_shows_the_bundled_model_and_the_form(page):
     page.get_by_role("link", name=re.compile("Retrain & curves")).first.click()
     page.get_by_role("button", name="Start training").wait_for(timeout=30_000)
     assert page.get_by_text("Test accuracy").first.is_visible()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "retrain.png", full_page=True)
+    screenshot(page, "retrain")
+
+
+def test_clearing_the_canvas_removes_the_prediction(page):
+    for points in DIGIT_STROKES[7]:
+        stroke(page, page.locator("canvas.upper-canvas").first, points)
+    assert shown_prediction(page) == "7"
+    clear_canvas(page)
+    page.get_by_text("Draw a digit on the canvas").first.wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stMetric"]:visible').count() == 0
