@@ -1,19 +1,22 @@
-"""Draw page (the default): draw a digit or upload a photo of one, and see it read live."""
+"""Draw page (the default): draw a digit or a number, or upload a photo, and see it read live."""
 
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.shared import active_classifier, show_prediction
+from app_pages.shared import active_classifier, enlarged, show_prediction
 from mnist_core import InvalidImageError
 from mnist_core.decode import ALLOWED_EXTENSIONS, decode
 
-CANVAS_SIDE = 280  # fits a 360 px phone screen beside Streamlit's margins
+CANVAS_HEIGHT = 280  # fits a 360 px phone screen beside Streamlit's margins
+CANVAS_WIDTHS = {"One digit": 280, "A whole number": 560}  # the wide one scrolls on phones
+EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
 
 
-def canvas_image():
+def canvas_image(width: int):
     """The canvas' RGBA pixels (H, W, 4) uint8, or None before anything is drawn."""
     generation = st.session_state.setdefault("draw_canvas_generation", 0)
     stroke_width = st.slider("Pen width", 6, 40, 20, key="draw_stroke_width")
@@ -21,11 +24,11 @@ def canvas_image():
         stroke_width=stroke_width,
         stroke_color="#000000",
         background_color="#FFFFFF",
-        height=CANVAS_SIDE,
-        width=CANVAS_SIDE,
+        height=CANVAS_HEIGHT,
+        width=width,
         drawing_mode="freedraw",
         return_image_data=True,
-        key=f"draw_canvas_{generation}",
+        key=f"draw_canvas_{generation}_{width}",
     )
     if st.button("Clear the canvas", key="draw_clear"):
         st.session_state["draw_canvas_generation"] = generation + 1  # a new key: a blank canvas
@@ -33,17 +36,68 @@ def canvas_image():
     return result.image_data
 
 
-def draw_section(classifier) -> None:
-    st.write("Draw one digit, 0 to 9, as large as you like. It is read when you lift the pen.")
-    drawing, answer = st.columns([1, 1], gap="large")
-    with drawing:
-        image = canvas_image()
-    with answer:
-        prediction = classifier.predict(image) if image is not None else None
-        if prediction is None or prediction.digit is None:
-            st.info("Draw a digit on the canvas to see what the model reads.")
+def outlined(image: np.ndarray, digits) -> np.ndarray:
+    """RGB copy of a decoded image with a box and the reading over each digit."""
+    rgb = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    if image.ndim == 3 and image[..., 3].min() < 255:  # transparent canvas: ink on white
+        alpha = image[..., 3:4] / 255.0
+        rgb = (rgb * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    rgb = np.ascontiguousarray(rgb)
+    thickness = max(2, max(rgb.shape[:2]) // 200)
+    for digit in digits:
+        left, top, width, height = digit.box
+        cv2.rectangle(rgb, (left, top), (left + width, top + height), (59, 91, 219), thickness)
+        cv2.putText(
+            rgb,
+            str(digit.digit),
+            (left, max(top - 4 * thickness, 12)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            thickness / 2.5,
+            (59, 91, 219),
+            thickness,
+        )
+    return rgb
+
+
+def show_number(reading, image: np.ndarray) -> None:
+    """The number block: the text, its confidence, the image with each digit outlined."""
+    st.metric("Prediction (number)", reading.text)
+    st.caption(
+        f"{len(reading.digits)} digits · confidence that all are right {reading.confidence:.1%}"
+    )
+    st.image(thumbnail(outlined(image, reading.digits), 560), width="stretch")
+    columns = st.columns(max(len(reading.digits), 1))
+    for column, digit in zip(columns, reading.digits, strict=False):
+        column.image(
+            enlarged(digit.model_input, 3),
+            clamp=True,
+            caption=f"{digit.digit} ({digit.confidence:.0%})",
+        )
+
+
+def draw_section(classifier, run_id: str) -> None:
+    mode = (
+        st.segmented_control("Read", list(CANVAS_WIDTHS), default="One digit", key="draw_mode")
+        or "One digit"
+    )
+    st.write(
+        "Draw one digit, 0 to 9, as large as you like; it is read when you lift the pen."
+        if mode == "One digit"
+        else "Write a number of several digits, left to right; touching digits are fine."
+    )
+    image = canvas_image(CANVAS_WIDTHS[mode])
+    if mode == "A whole number":
+        reading = classifier.read_number(image) if image is not None else None
+        if reading is None or not reading.text:
+            st.info("Write a number on the canvas to see what the model reads.")
         else:
-            show_prediction(prediction, "")
+            show_number(reading, decode(image))
+        return
+    prediction = classifier.predict(image) if image is not None else None
+    if prediction is None or prediction.digit is None:
+        st.info(EMPTY_CANVAS)
+    else:
+        show_prediction(prediction, "draw", classifier, image, run_id)
 
 
 def thumbnail(image, longest: int = 480):
@@ -55,9 +109,9 @@ def thumbnail(image, longest: int = 480):
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def upload_section(classifier) -> None:
+def upload_section(classifier, run_id: str) -> None:
     upload = st.file_uploader(
-        "Upload a photo or scan of one handwritten digit",
+        "Upload a photo or scan of a handwritten digit or number",
         type=list(ALLOWED_EXTENSIONS),
         key="draw_upload",
     )
@@ -66,24 +120,31 @@ def upload_section(classifier) -> None:
         return
     data = upload.getvalue()
     try:
-        prediction = classifier.predict(data)
         preview = decode(data)
+        reading = classifier.read_number(data)
+        prediction = classifier.predict(data) if len(reading.digits) < 2 else None
     except InvalidImageError as error:
         st.error(f"Cannot read {upload.name}: {error}")
+        return
+    if prediction is None:
+        show_number(reading, preview)
         return
     picture, answer = st.columns([1, 2], gap="large")
     picture.image(thumbnail(preview), caption=upload.name, width="stretch")
     with answer:
-        show_prediction(
-            prediction,
-            "No digit found in this image: is the digit large and dark enough against the paper?",
-        )
+        if prediction.digit is None:
+            st.info(
+                "No digit found in this image: is the digit large and dark enough against "
+                "the paper?"
+            )
+        else:
+            show_prediction(prediction, "upload", classifier, data, run_id)
 
 
-classifier, _, _ = active_classifier()
+classifier, active_run, _ = active_classifier()
 st.title("Handwritten digit reader")
 draw_tab, upload_tab = st.tabs([":material/draw: Draw", ":material/photo_camera: Upload a photo"])
 with draw_tab:
-    draw_section(classifier)
+    draw_section(classifier, active_run)
 with upload_tab:
-    upload_section(classifier)
+    upload_section(classifier, active_run)

@@ -9,12 +9,14 @@ from app_pages.shared import (
     active_classifier,
     admin_login_form,
     admin_password,
+    enlarged,
     is_admin,
     jobs,
     model_label,
     registry,
 )
 from mnist_core.config import TRAIN_LIMITS, TrainConfig
+from mnist_core.corrections import CorrectionStore
 from mnist_core.jobs import TrainingBusy
 from mnist_core.registry import PromotionError
 
@@ -114,6 +116,20 @@ def training_form() -> None:
             format_func=TRAINING_SIZES.get,
             key="retrain_subset",
         )
+        collected = CorrectionStore().count()
+        use_corrections = st.checkbox(
+            f"Include the {collected} collected corrections (20% held out to measure on)",
+            value=False,
+            disabled=collected == 0,
+            key="retrain_use_corrections",
+        )
+        oversample = st.number_input(
+            "Show each correction this many times per epoch",
+            *TRAIN_LIMITS["corrections_oversample"],
+            value=DEFAULTS.corrections_oversample,
+            step=1,
+            key="retrain_oversample",
+        )
         st.caption(
             "All 60,000 digits for the default epochs takes about 12 minutes on 2 CPU cores; "
             "the quick set about a minute and a half."
@@ -127,6 +143,8 @@ def training_form() -> None:
         arch=arch,
         augment=bool(augment),
         subset=int(subset),
+        corrections=str(CorrectionStore().path) if use_corrections else "",
+        corrections_oversample=int(oversample),
     )
     try:
         run_id = jobs().start(config)
@@ -204,6 +222,13 @@ def run_details(run_id: str, active_id: str) -> None:
         f"{config.get('learning_rate')} · augmentation {'on' if config.get('augment') else 'off'}"
         f" · trained {record.get('trained_at', '?').replace('T', ' ')[:16]} UTC"
     )
+    if "corrections_used" in record:
+        held_out = record.get("corrections_test_accuracy")
+        st.caption(
+            f"Trained on {record['corrections_used']} collected corrections; on the "
+            f"{record['corrections_held_out']} held out it reads "
+            + (f"{held_out:.1%}" if held_out is not None else "n/a (too few)")
+        )
     curves(record.get("history", []))
     with st.expander("Confusion matrix (rows: true digit, columns: read as)"):
         st.dataframe(
@@ -239,6 +264,40 @@ def history_section(active_id: str) -> None:
     run_details(run_id, active_id)
 
 
+def collected_section() -> None:
+    """Users' corrections: browse by label, delete (admin), export in the MNIST layout."""
+    store = CorrectionStore()
+    total = store.count()
+    st.subheader(f"Collected corrections ({total})")
+    if not total:
+        st.caption(
+            'Corrections appear here when someone answers "Wrong? It is a ..." under a prediction.'
+        )
+        return
+    labels = st.multiselect("Only these true digits", list(range(10)), key="collected_filter")
+    corrections = store.list(labels)
+    st.download_button(
+        "Export all as .npz (MNIST layout)",
+        store.export_npz(),
+        file_name="corrections.npz",
+        mime="application/octet-stream",
+        key="collected_export",
+    )
+    columns = st.columns(8)
+    for position, correction in enumerate(corrections[:48]):
+        with columns[position % 8]:
+            st.image(
+                enlarged(correction.model_input, 2),
+                clamp=True,
+                caption=f"{correction.label} (read {correction.predicted})",
+            )
+            if is_admin() and st.button("Delete", key=f"collected_delete_{correction.id}"):
+                store.delete(correction.id)
+                st.rerun()
+    if len(corrections) > 48:
+        st.caption(f"Showing 48 of {len(corrections)}; filter by digit to see others.")
+
+
 st.title("Retrain the model")
 _, active_id, _ = active_classifier()
 if admin_password() is not None and not is_admin():
@@ -249,3 +308,4 @@ st.fragment(run_every=1.0 if watching else None)(watch_section)()
 if not watching and is_admin():
     training_form()
 history_section(active_id)
+collected_section()

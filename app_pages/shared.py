@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
+import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,8 @@ import streamlit as st
 
 from mnist_core import DigitClassifier, Prediction
 from mnist_core.classifier import BUNDLED_MODEL
+from mnist_core.corrections import CorrectionStore
+from mnist_core.explain import occlusion_map, overlay
 from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import BUNDLED_ID, ModelRegistry
 
@@ -90,11 +94,11 @@ def enlarged(digit: np.ndarray, scale: int = 6) -> np.ndarray:
     return np.kron((digit * 255).astype(np.uint8), np.ones((scale, scale), np.uint8))
 
 
-def show_prediction(prediction: Prediction, empty_message: str) -> None:
-    """The prediction block: big digit, confidence, all ten probabilities, the model's input."""
-    if prediction.digit is None:
-        st.info(empty_message)
-        return
+def show_prediction(
+    prediction: Prediction, key: str, classifier=None, original=None, model_version: str = ""
+) -> None:
+    """The prediction block: big digit, confidence, all ten probabilities, the model's input,
+    and (when ``classifier`` is given) "Why this digit?" and "Wrong? It is a ..."."""
     left, right = st.columns([1, 2])
     with left:
         st.metric("Prediction", str(prediction.digit))
@@ -116,3 +120,50 @@ def show_prediction(prediction: Prediction, empty_message: str) -> None:
             index=pd.Index([str(digit) for digit in range(10)], name="digit"),
         )
         st.bar_chart(chart, y="probability", height=260)
+    if classifier is not None:
+        explanation(prediction, classifier, key)
+        correction_control(prediction, key, original, model_version)
+
+
+def explanation(prediction: Prediction, classifier, key: str) -> None:
+    """Occlusion map and runner-ups, computed only while the toggle is on."""
+    if not st.toggle("Why this digit?", key=f"{key}_explain"):
+        return
+    heat = occlusion_map(classifier.probabilities, prediction.model_input, prediction.digit)
+    picture, words = st.columns([1, 2])
+    picture.image(
+        overlay(prediction.model_input, heat),
+        width=168,
+        caption="Red: the pixels the reading depends on most",
+    )
+    runners = ", ".join(
+        f"{digit} ({probability:.1%})" for digit, probability in prediction.ranked[1:4]
+    )
+    words.write(
+        f"Hiding the red strokes lowers the model's belief in **{prediction.digit}** "
+        f"the most. Next most likely: {runners}."
+    )
+
+
+def correction_control(prediction: Prediction, key: str, original, model_version: str) -> None:
+    """ "Wrong? It is a ..." -> one row in the corrections store."""
+    # A key per drawing: the choice resets when the digit changes.
+    digest = hashlib.sha1(prediction.model_input.tobytes()).hexdigest()[:12]
+    saved_key = f"{key}_saved_{digest}"
+    if st.session_state.get(saved_key) is not None:
+        st.success(
+            f"Thanks: saved as a {st.session_state[saved_key]}. It will help the next model."
+        )
+        return
+    choice = st.pills("Wrong? It is a ...", list(range(10)), key=f"{key}_correct_{digest}")
+    if choice is None:
+        return
+    try:
+        CorrectionStore().add(
+            prediction.model_input, int(choice), prediction.digit, model_version, original
+        )
+    except (OSError, sqlite3.Error) as error:
+        st.error(f"Could not save the correction: {error}")
+        return
+    st.session_state[saved_key] = int(choice)
+    st.rerun()

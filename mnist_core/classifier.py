@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import InvalidImageError
 from .fast_forward import FastForward
+from .numbers import segment_number
 from .preprocess import to_mnist
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_cnn.keras"
@@ -27,6 +28,7 @@ class Prediction:
     probabilities: np.ndarray = field(repr=False)  # (10,) float32, sums to 1 (zeros if no digit)
     confidence: float  # the top probability (0.0 if no digit)
     model_input: np.ndarray | None = field(repr=False)  # (28, 28) float32 in [0, 1], or None
+    box: tuple[int, int, int, int] | None = None  # x, y, width, height (read_number only)
 
     @property
     def ranked(self) -> list[tuple[int, float]]:
@@ -126,12 +128,50 @@ class DigitClassifier:
                 results[index] = _prediction(probabilities[row], digits[index])
         return results
 
+    def read_number(self, image) -> NumberReading:
+        """Read every digit in ``image`` (a number on a canvas or on paper), left to right.
 
-def _prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> Prediction:
+        Raises
+        ------
+        InvalidImageError
+            When ``image`` cannot be read.
+        """
+        segments = segment_number(image, self.probabilities)
+        if not segments:
+            return NumberReading("", [], 0.0)
+        probabilities = self.probabilities(np.stack([segment.model_input for segment in segments]))
+        digits = [
+            _prediction(row, segment.model_input, segment.box)
+            for row, segment in zip(probabilities, segments, strict=True)
+        ]
+        return NumberReading(
+            "".join(str(digit.digit) for digit in digits),
+            digits,
+            float(np.prod([digit.confidence for digit in digits])),
+        )
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A whole number read from an image: its text, and each digit left to right."""
+
+    text: str  # e.g. "2026"; "" when the image holds no digit
+    digits: list[Prediction]  # one per digit, each with its ``box`` in the original image
+    confidence: float  # probability that every digit is right (product of the digits')
+
+
+def _prediction(probabilities: np.ndarray, digit_image: np.ndarray, box=None) -> Prediction:
     probabilities = probabilities.astype(np.float32)
     probabilities /= probabilities.sum()
     top = int(np.argmax(probabilities))
-    return Prediction(top, probabilities, float(probabilities[top]), digit_image)
+    return Prediction(top, probabilities, float(probabilities[top]), digit_image, box)
 
 
-__all__ = ["DigitClassifier", "Prediction", "InvalidImageError", "record_path", "BUNDLED_MODEL"]
+__all__ = [
+    "DigitClassifier",
+    "Prediction",
+    "NumberReading",
+    "InvalidImageError",
+    "record_path",
+    "BUNDLED_MODEL",
+]

@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"preset: {QUICK['epochs']} epochs on {QUICK['subset']:,} digits",
     )
     train.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    train.add_argument(
+        "--corrections", default="", help="SQLite file of users' corrections to train on too"
+    )
+    train.add_argument(
+        "--corrections-oversample",
+        type=int,
+        default=DEFAULTS.corrections_oversample,
+        help="times each correction is shown per epoch",
+    )
     train.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
     train.add_argument(
         "--output",
@@ -52,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
     predict = commands.add_parser("predict", help="read the digit in image files")
     predict.add_argument("--model", help="model file (default: the bundled model)")
+    predict.add_argument(
+        "--number", action="store_true", help="read every digit, left to right (a whole number)"
+    )
     predict.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
@@ -80,6 +92,8 @@ def run_train(arguments) -> int:
         augment=not arguments.no_augment,
         subset=arguments.subset,
         seed=arguments.seed,
+        corrections=arguments.corrections,
+        corrections_oversample=arguments.corrections_oversample,
     )
     if arguments.quick:
         config = with_overrides(config, **QUICK)
@@ -182,12 +196,20 @@ def run_predict(arguments) -> int:
     failures = 0
     for name in arguments.files:
         try:
-            prediction = classifier.predict(Path(name).read_bytes())
+            data = Path(name).read_bytes()
+            reading = classifier.read_number(data) if arguments.number else None
+            prediction = None if arguments.number else classifier.predict(data)
         except (OSError, InvalidImageError) as error:
             print(f"{name}: error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
             failures += 1
             continue
-        if prediction.digit is None:
+        if reading is not None:
+            print(
+                f"{name}: {reading.text} (confidence {reading.confidence:.1%})"
+                if reading.text
+                else f"{name}: no digit found"
+            )
+        elif prediction.digit is None:
             print(f"{name}: no digit found")
         else:
             print(f"{name}: {prediction.digit} (confidence {prediction.confidence:.1%})")

@@ -56,6 +56,11 @@ class TrainConfig:
     validation_split: float = 1 / 12  # 5,000 of 60,000 digits held out for the curves
     seed: int = 1
     label_smoothing: float = 0.05  # softer targets give better calibrated confidences
+    corrections: str = ""  # SQLite file of users' corrections to train on too ("" = none)
+    # Each collected digit is shown this many times per epoch: a few hundred corrections among
+    # 55,000 digits would otherwise barely move the model.
+    corrections_oversample: int = 20
+    corrections_holdout: float = 0.2  # share of corrections kept out, to measure on them
 
 
 # Server-side bounds for anything a user can ask of a training run.
@@ -64,6 +69,7 @@ TRAIN_LIMITS = {
     "batch_size": (16, 1024),
     "learning_rate": (1e-5, 1e-1),
     "subset": (0, 60_000),
+    "corrections_oversample": (1, 100),
 }
 
 

@@ -150,6 +150,13 @@ def _command(config: TrainConfig, run_dir: Path, data_path: str | None) -> list[
     ]
     if not config.augment:
         command.append("--no-augment")
+    if config.corrections:
+        command += [
+            "--corrections",
+            config.corrections,
+            "--corrections-oversample",
+            str(config.corrections_oversample),
+        ]
     if data_path:
         command += ["--data", str(data_path)]
     return command

@@ -171,23 +171,43 @@ def normalise_contrast(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
 def digit_mask(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """Binary mask of the digit's strokes (specks dropped), or None when only specks remain."""
+    labels, stats, kept = ink_components(ink, config)
+    if not kept:
+        return None
+    mask = components_mask(labels, stats, kept)
+    return None if is_speck(mask, ink.shape, config) else mask
+
+
+def ink_components(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
+    """Connected strokes of an ink map: (labels, stats, ids of the ones that are not specks).
+
+    A component smaller than ``speck_ratio`` of the largest one is a speck (dust, a pen tap).
+    """
     binary = (ink > 0.35).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if count <= 1:
-        return None
+        return labels, stats, []
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.zeros(count, np.uint8)
-    keep[1:] = areas >= config.speck_ratio * areas.max()
-    mask = keep[labels]
+    kept = [int(label) + 1 for label in np.flatnonzero(areas >= config.speck_ratio * areas.max())]
+    return labels, stats, kept
+
+
+def components_mask(labels: np.ndarray, stats: np.ndarray, chosen) -> np.ndarray:
+    """uint8 mask of the chosen component ids (a lookup table: one pass over the image)."""
+    lookup = np.zeros(len(stats), np.uint8)
+    lookup[list(chosen)] = 1
+    return lookup[labels]
+
+
+def is_speck(mask: np.ndarray, image_shape, config: PreprocessConfig = PREPROCESS) -> bool:
+    """Too small for the image, or a dot rather than a stroke."""
     _, _, width, height = cv2.boundingRect(mask)
     extent = max(width, height)
-    if extent < config.min_extent * max(ink.shape):
-        return None
+    if extent < config.min_extent * max(image_shape):
+        return True
     # stroke_width() of a round dot is its radius, so a dot's extent is 2 "strokes"; even a
     # short, fat "1" is longer than that.
-    if extent < config.min_extent_strokes * stroke_width(mask):
-        return None
-    return mask
+    return extent < config.min_extent_strokes * stroke_width(mask)
 
 
 def stroke_width(mask: np.ndarray) -> float:

@@ -14,8 +14,10 @@ old or the new state on disk, never half of one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +56,9 @@ class ActiveModel:
 def write_json_atomically(path: Path, payload: dict) -> None:
     """Write ``payload`` to ``path`` via a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Per process and thread: the app's sessions are threads of one process, and two writing
+    # the same file through one temporary name would move each other's file away.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         temporary.write_text(json.dumps(payload, indent=1))
         os.replace(temporary, path)
@@ -81,7 +85,7 @@ class ModelRegistry:
         self.active_file = self.home / "active.json"
 
     def run_dir(self, run_id: str) -> Path:
-        if not _RUN_ID.match(run_id):
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
         return self.runs_dir / run_id
 
@@ -148,7 +152,15 @@ class ModelRegistry:
             record = self.record(run_id)
             if record.get("status") != "completed":
                 raise PromotionError(f"run {run_id} did not complete; it cannot be promoted")
-            accuracy = float(record.get("test_accuracy", 0.0))
+            accuracy = record.get("test_accuracy", 0.0)
+            if (
+                isinstance(accuracy, bool)
+                or not isinstance(accuracy, (int, float))
+                or math.isnan(accuracy)
+            ):
+                raise PromotionError(
+                    f"run {run_id} has no valid test accuracy ({accuracy!r}); it cannot be promoted"
+                )
             if accuracy < self.config.min_promote_accuracy:
                 raise PromotionError(
                     f"run {run_id} reached {accuracy:.2%} test accuracy, below the "

@@ -85,7 +85,13 @@ def paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) ->
     top = int(rng.integers(0, height - shape.shape[0]))
     left = int(rng.integers(0, max(1, width - shape.shape[1])))
     ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape[:, : width - left]
-    # Paper lit unevenly: a linear gradient plus a soft shadow, then grain.
+    return paper_photo_of_ink(ink, rng)
+
+
+def paper_photo_of_ink(ink: np.ndarray, rng: np.random.Generator) -> bytes:
+    """JPEG bytes of pen strokes (``ink``, (H, W) in [0, 1]) photographed on paper: uneven
+    light, a soft shadow, warm paper, grain, lens blur and JPEG compression."""
+    height, width = ink.shape
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     direction = rng.uniform(-1, 1, size=2)
     light = 0.8 + 0.15 * (direction[0] * cols / width + direction[1] * rows / height)
@@ -119,3 +125,49 @@ def png_bytes(image: np.ndarray) -> bytes:
 def as_paper_scan(image: np.ndarray) -> bytes:
     """PNG bytes of a white-ink-on-black digit (MNIST, USPS, Semeion) as dark ink on white."""
     return png_bytes(255 - image)
+
+
+def number_strip(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """MNIST digits side by side as one handwritten number: (28, W) uint8, white on black.
+
+    Gaps vary from slightly touching to wide, with a little vertical wobble, as people write.
+    """
+    crops = []
+    for digit in digits:
+        cols = np.flatnonzero(digit.max(axis=0) > 0)
+        crops.append(digit[:, cols[0] : cols[-1] + 1] if len(cols) else digit)
+    gaps = rng.integers(-1, 7, size=len(crops))  # -1: strokes touch
+    width = sum(crop.shape[1] for crop in crops) + int(gaps[1:].sum()) + 8
+    strip = np.zeros((32, max(width, 28)), np.uint8)
+    left = 4
+    for index, crop in enumerate(crops):
+        if index:
+            left += int(gaps[index])
+        top = int(rng.integers(0, 5))
+        region = strip[top : top + 28, left : left + crop.shape[1]]
+        np.maximum(region, crop[:, : region.shape[1]], out=region)
+        left += crop.shape[1]
+    return strip
+
+
+def number_canvas(
+    digits: list[np.ndarray], rng: np.random.Generator, width: int = 560, height: int = 280
+) -> np.ndarray:
+    """An RGBA canvas (transparent, as st_canvas returns it) with the number drawn on it."""
+    strip = number_strip(digits, rng)
+    scale = min(0.8 * height / strip.shape[0], 0.95 * width / strip.shape[1])
+    shape = _stroke_shape(strip, int(20 * scale), rng.uniform(8, 22))  # scales by height / 20
+    shape = shape[:height, :width]
+    rgba = np.zeros((height, width, 4), np.uint8)
+    top = int(rng.integers(0, height - shape.shape[0] + 1))
+    left = int(rng.integers(0, width - shape.shape[1] + 1))
+    rgba[top : top + shape.shape[0], left : left + shape.shape[1], 3] = np.round(shape * 255)
+    return rgba
+
+
+def number_photo(digits: list[np.ndarray], rng: np.random.Generator) -> bytes:
+    """JPEG bytes of a phone photo of the number written in pen on paper."""
+    strip = number_strip(digits, rng)
+    canvas = number_canvas(digits, rng, width=strip.shape[1] * 12, height=strip.shape[0] * 12)
+    ink = canvas[..., 3]
+    return paper_photo_of_ink(ink.astype(np.float32) / 255, rng)

@@ -76,6 +76,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
             raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {config.arch!r}")
+    if config.corrections and not Path(config.corrections).is_file():
+        raise ValueError(f"no corrections database at {config.corrections}")
     if config.subset and config.subset < 1000:
         raise ValueError("subset must be 0 (all digits) or at least 1000 digits")
     return config
@@ -153,7 +155,10 @@ def train(
     split = int(len(x_train) * (1 - config.validation_split))
     order = np.random.default_rng(config.seed).permutation(len(x_train))
     fit_idx, val_idx = order[:split], order[split:]
-    batches = _Batches(x_train[fit_idx], y_train[fit_idx], config)
+    collected = _corrections(config)
+    x_fit = np.concatenate([x_train[fit_idx], collected["x_train"]])
+    y_fit = np.concatenate([y_train[fit_idx], collected["y_train"]])
+    batches = _Batches(x_fit, y_fit, config)
     model = _compiled_model(config, len(batches) * config.epochs)
     bridge = _ProgressBridge(config, len(batches), started, report, should_stop)
     model.fit(
@@ -174,17 +179,61 @@ def train(
             "evaluating",
         )
     )
-    record = _record(config, data, len(fit_idx), bridge, started)
+    record = _record(config, data, len(x_fit), bridge, started)
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
     from .classifier import DigitClassifier
 
     probabilities = DigitClassifier(model).probabilities(x_test)
     record.update(_test_metrics(probabilities, data.y_test))
+    record.update(_corrections_metrics(DigitClassifier(model), collected))
     record["duration_s"] = round(time.monotonic() - started, 1)
     output_path = Path(output_path)
     save_model_atomically(model, record, output_path)
     return TrainingResult("completed", record, output_path)
+
+
+def _corrections(config: TrainConfig) -> dict:
+    """Users' corrections split into an oversampled training part and a held-out part."""
+    empty = {
+        "x_train": np.zeros((0, 28, 28), np.float32),
+        "y_train": np.zeros(0, np.uint8),
+        "x_test": np.zeros((0, 28, 28), np.float32),
+        "y_test": np.zeros(0, np.uint8),
+    }
+    if not config.corrections:
+        return empty
+    from .corrections import CorrectionStore
+
+    images, labels = CorrectionStore(config.corrections).arrays()
+    if not len(images):
+        return empty
+    order = np.random.default_rng(config.seed).permutation(len(images))
+    held = int(round(len(images) * config.corrections_holdout))
+    train_rows, test_rows = order[held:], order[:held]
+    digits = images.astype(np.float32) / 255  # stored exactly as the model saw them
+    return {
+        "x_train": np.repeat(digits[train_rows], config.corrections_oversample, axis=0),
+        "y_train": np.repeat(labels[train_rows], config.corrections_oversample),
+        "x_test": digits[test_rows],
+        "y_test": labels[test_rows],
+        "used": len(train_rows),
+    }
+
+
+def _corrections_metrics(classifier, collected: dict) -> dict:
+    if "used" not in collected:
+        return {}
+    metrics = {
+        "corrections_used": collected["used"],
+        "corrections_held_out": int(len(collected["y_test"])),
+    }
+    if len(collected["y_test"]):
+        predicted = classifier.probabilities(collected["x_test"]).argmax(axis=1)
+        metrics["corrections_test_accuracy"] = round(
+            float(np.mean(predicted == collected["y_test"])), 5
+        )
+    return metrics
 
 
 def _subset(images, labels, config: TrainConfig):
