@@ -68,6 +68,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
 
     for name, (low, high) in TRAIN_LIMITS.items():
         value = getattr(config, name)
+        if isinstance(high, int) and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
         if (
             not isinstance(value, (int, float))
             or not math.isfinite(value)

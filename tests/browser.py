@@ -97,11 +97,19 @@ def playwright_has_browser() -> bool:
     return cache.is_dir() and any(cache.glob("chromium*"))
 
 
+IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app && app.getAttribute('data-test-script-state');
+    return state !== null && !['running', 'rerunRequested', 'initial'].includes(state);
+}"""
+
+
 def settle(page, quiet_ms: int = 1500) -> None:
     """Wait until Streamlit has finished running the script and the page has stopped changing."""
     page.wait_for_load_state("networkidle")
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
-    page.wait_for_timeout(quiet_ms)
+    for _ in range(2):  # idle, a quiet spell (a component may trigger one more run), idle again
+        page.wait_for_function(IDLE_JS, timeout=60_000)
+        page.wait_for_timeout(quiet_ms)
 
 
 def launch_browser(playwright):

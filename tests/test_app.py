@@ -24,7 +24,7 @@ def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder and trains on the committed sample."""
     monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
     monkeypatch.setenv("MNIST_DATA", SAMPLE)
-    monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0.5")  # 1 epoch on 1,800 digits
+    monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0")  # 1 epoch of 7 batches: any accuracy
     monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
     return tmp_path / "app_home"
 
@@ -140,3 +140,45 @@ def test_a_short_training_run_completes_shows_curves_and_can_be_promoted():
         assert ModelRegistry().active().run_id == run_id
         app.switch_page("app_pages/draw.py").run()
     assert f"Run {run_id}" in app.sidebar.markdown[0].value
+
+
+def test_number_mode_shows_the_whole_number(sample):
+    from mnist_core.renderings import number_canvas
+
+    picks = [int(np.flatnonzero(sample["y_test"] == digit)[0]) for digit in (4, 2)]
+    image = number_canvas([sample["x_test"][i] for i in picks], np.random.default_rng(4))
+    with FakeCanvas(image):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        app.session_state["draw_mode"] = "A whole number"
+        app.run()
+    assert not app.exception
+    number = [metric for metric in app.metric if metric.label == "Prediction (number)"]
+    assert number and number[0].value == "42"
+
+
+def test_a_correction_is_stored_and_listed_on_the_retrain_page(sample):
+    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+    with FakeCanvas(drawing):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        pills = [widget for widget in app.get("button_group") if "Wrong?" in str(widget.proto)]
+        assert pills, "the correction control is shown under the prediction"
+        pills[0].set_value(9).run()
+        assert not app.exception
+        assert any("saved as a 9" in message.value for message in app.success)
+        app.switch_page("app_pages/retrain.py").run()
+    from mnist_core.corrections import CorrectionStore
+
+    stored = CorrectionStore().list()
+    assert [(c.label, c.model_version) for c in stored] == [(9, "bundled")]
+    assert any("Collected corrections (1)" in header.value for header in app.subheader)
+
+
+def test_why_this_digit_shows_the_occlusion_map_only_when_asked(sample):
+    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+    with FakeCanvas(drawing):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        images_before = len(app.get("image"))
+        app.toggle(key="draw_explain").set_value(True).run()
+    assert not app.exception
+    assert len(app.get("image")) == images_before + 1
+    assert any("Next most likely" in block.value for block in app.markdown)

@@ -132,3 +132,28 @@ def test_clearing_the_canvas_removes_the_prediction(page):
     clear_canvas(page)
     page.get_by_text("Draw a digit on the canvas").first.wait_for(timeout=30_000)
     assert page.locator('[data-testid="stMetric"]:visible').count() == 0
+
+
+def test_a_two_digit_number_written_on_the_canvas_is_read(page):
+    settle(page)  # a click before the page is interactive is lost
+    page.get_by_text("A whole number", exact=True).first.click()
+    # The canvas lives in the component's shadow DOM: poll through Playwright's locator, which
+    # pierces it (document.querySelector in the page does not).
+    wide = page.locator("canvas.upper-canvas").first
+    for _ in range(60):
+        box = wide.bounding_box()
+        if box and box["width"] > 500:
+            break
+        page.wait_for_timeout(500)
+    settle(page)
+    canvas = page.locator("canvas.upper-canvas").first
+    assert canvas.bounding_box()["width"] > 500  # the wide canvas for numbers
+    for digit, shift in ((1, 0), (7, 250)):
+        for points in DIGIT_STROKES[digit]:
+            stroke(page, canvas, [(x + shift, y) for x, y in points])
+            page.wait_for_timeout(300)
+    value = page.locator('[data-testid="stMetric"]:visible', has_text="Prediction (number)")
+    value = value.locator('[data-testid="stMetricValue"]').first
+    value.wait_for(timeout=30_000)
+    screenshot(page, "draw_number")
+    assert value.inner_text().strip() == "17"

@@ -393,12 +393,16 @@ def test_promotion_accepts_a_good_run_and_rolls_back(gate):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A real (one epoch, 1,833 digits) model trained into a registry run folder."""
+    """A real (one epoch, 1,833 digits) model trained into a registry run folder.
+
+    One epoch on the sample reaches only 20-45% test accuracy (and varies run to run: the
+    augmentation workers are threads), so the gate is lowered to 0: this test is about swapping
+    models, not about their quality."""
     from mnist_core.jobs import ProgressFile
     from mnist_core.train import train
 
     registry = ModelRegistry(
-        RegistryConfig(home=tmp_path_factory.mktemp("swap"), min_promote_accuracy=0.3)
+        RegistryConfig(home=tmp_path_factory.mktemp("swap"), min_promote_accuracy=0.0)
     )
     run_id = new_run_id()
     run_dir = registry.run_dir(run_id)

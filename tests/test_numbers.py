@@ -1,0 +1,179 @@
+"""Whole numbers, corrections that teach the model, and 'why this digit'."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_core import DigitClassifier
+from mnist_core.config import TrainConfig
+from mnist_core.corrections import CorrectionStore
+from mnist_core.explain import occlusion_map
+from mnist_core.renderings import canvas_drawing, number_canvas, number_photo, png_bytes
+from mnist_core.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return DigitClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return np.load(SAMPLE)
+
+
+def composed_numbers(sample, count, render, seed=3):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        picks = rng.choice(len(sample["x_test"]), int(rng.integers(2, 7)), replace=False)
+        truth = "".join(str(int(label)) for label in sample["y_test"][picks])
+        yield truth, render(list(sample["x_test"][picks]), rng)
+
+
+def test_numbers_drawn_on_a_canvas_are_read_exactly(classifier, sample):
+    results = [
+        classifier.read_number(image).text == truth
+        for truth, image in composed_numbers(sample, 60, number_canvas)
+    ]
+    assert np.mean(results) >= 0.85
+
+
+def test_numbers_photographed_on_paper_are_mostly_read_exactly(classifier, sample):
+    results = [
+        classifier.read_number(image).text == truth
+        for truth, image in composed_numbers(sample, 40, number_photo)
+    ]
+    assert np.mean(results) >= 0.65
+
+
+def test_digits_come_left_to_right_with_boxes_inside_the_image(classifier, sample):
+    image = number_canvas(
+        [sample["x_test"][0], sample["x_test"][1], sample["x_test"][2]], np.random.default_rng(0)
+    )
+    reading = classifier.read_number(image)
+    lefts = [digit.box[0] for digit in reading.digits]
+    assert lefts == sorted(lefts)
+    for left, top, width, height in (digit.box for digit in reading.digits):
+        assert 0 <= left and 0 <= top and left + width <= 560 and top + height <= 280
+    assert reading.confidence == pytest.approx(np.prod([d.confidence for d in reading.digits]))
+
+
+def test_a_single_digit_reads_as_one_character(classifier, sample):
+    image = canvas_drawing(sample["x_test"][5], np.random.default_rng(5))
+    reading = classifier.read_number(image)
+    assert reading.text == str(int(sample["y_test"][5]))
+
+
+def test_a_blank_image_reads_as_no_number(classifier):
+    reading = classifier.read_number(np.zeros((280, 560, 4), np.uint8))
+    assert (reading.text, reading.digits, reading.confidence) == ("", [], 0.0)
+
+
+def test_cli_prints_the_whole_number(tmp_path, sample):
+    image = number_canvas([sample["x_test"][i] for i in (3, 4)], np.random.default_rng(1))
+    path = tmp_path / "number.png"
+    path.write_bytes(png_bytes(image))
+    expected = DigitClassifier.load().read_number(image).text
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "predict", "--number", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert f"{path}: {expected} (confidence" in result.stdout
+
+
+def test_corrections_from_many_threads_are_all_kept(tmp_path):
+    store = CorrectionStore(tmp_path / "c.sqlite")
+    digit = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+
+    def writer(worker):
+        for label in range(10):
+            store.add(digit, label, (label + worker) % 10, f"model-{worker}")
+
+    threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.count() == 80
+    images, labels = store.arrays()
+    assert images.shape == (80, 28, 28) and sorted(labels.tolist()) == sorted(list(range(10)) * 8)
+    assert np.abs(store.list()[0].model_input - digit).max() <= 1 / 255
+
+
+def test_corrections_survive_a_killed_writer(tmp_path):
+    path = tmp_path / "c.sqlite"
+    script = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from mnist_core.corrections import CorrectionStore\n"
+        f"store = CorrectionStore({str(path)!r})\n"
+        "while True:\n"
+        "    store.add(np.zeros((28, 28)), 3, 8, 'bundled')\n"
+        "    print('ok', flush=True)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    committed = sum(1 for _, line in zip(range(30), writer.stdout, strict=False) if line == "ok\n")
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    store = CorrectionStore(path)
+    assert store.count() >= committed  # nothing acknowledged is lost
+    assert all(correction.label == 3 for correction in store.list())
+    store.add(np.zeros((28, 28)), 5, None, "bundled")  # and the file still takes writes
+    assert store.count() >= committed + 1
+
+
+def test_corrections_export_in_the_mnist_layout(tmp_path):
+    store = CorrectionStore(tmp_path / "c.sqlite")
+    store.add(np.ones((28, 28)) * 0.5, 4, 9, "bundled", np.zeros((900, 600), np.uint8))
+    path = tmp_path / "export.npz"
+    path.write_bytes(store.export_npz())
+    with np.load(path) as exported:
+        assert exported["x_train"].shape == (1, 28, 28) and exported["x_train"].dtype == np.uint8
+        assert exported["y_train"].tolist() == [4]
+    original = store.list()[0].original
+    assert original.startswith(b"\x89PNG")
+
+
+def test_bad_corrections_are_refused(tmp_path):
+    store = CorrectionStore(tmp_path / "c.sqlite")
+    with pytest.raises(ValueError):
+        store.add(np.zeros((28, 28)), 12, 1, "bundled")
+    with pytest.raises(ValueError):
+        store.add(np.zeros((10, 10)), 1, 1, "bundled")
+    assert store.count() == 0
+
+
+def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, sample):
+    store = CorrectionStore(tmp_path / "c.sqlite")
+    for index in range(20):
+        store.add(sample["x_train"][index] / 255, int(sample["y_train"][index]), None, "bundled")
+    config = TrainConfig(epochs=1, subset=0, corrections=str(store.path), corrections_oversample=5)
+    result = train(config, tmp_path / "model.keras", SAMPLE)
+    assert result.status == "completed"
+    record = result.record
+    assert record["corrections_used"] == 16 and record["corrections_held_out"] == 4
+    assert 0 <= record["corrections_test_accuracy"] <= 1
+    assert record["train_digits"] == int(2000 * 11 / 12) + 16 * 5
+
+
+def test_occlusion_map_points_at_the_ink(classifier, sample):
+    digit = classifier.predict(sample["x_test"][0]).model_input
+    heat = occlusion_map(classifier.probabilities, digit, int(sample["y_test"][0]))
+    assert heat.shape == (28, 28) and heat.max() == pytest.approx(1.0)
+    ink, background = heat[digit > 0.5].mean(), heat[digit == 0].mean()
+    assert ink > background
