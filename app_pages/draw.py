@@ -85,19 +85,23 @@ def draw_section(classifier, run_id: str) -> None:
         if mode == "One digit"
         else "Write a number of several digits, left to right; touching digits are fine."
     )
-    image = canvas_image(CANVAS_WIDTHS[mode])
     if mode == "A whole number":
+        image = canvas_image(CANVAS_WIDTHS[mode])
         reading = classifier.read_number(image) if image is not None else None
         if reading is None or not reading.text:
             st.info("Write a number on the canvas to see what the model reads.")
         else:
             show_number(reading, decode(image))
         return
-    prediction = classifier.predict(image) if image is not None else None
-    if prediction is None or prediction.digit is None:
-        st.info(EMPTY_CANVAS)
-    else:
-        show_prediction(prediction, "draw", classifier, image, run_id)
+    drawing, answer = st.columns([2, 3], gap="large")  # side by side on a laptop, stacked on phones
+    with drawing:
+        image = canvas_image(CANVAS_WIDTHS[mode])
+    with answer:
+        prediction = classifier.predict(image) if image is not None else None
+        if prediction is None or prediction.digit is None:
+            st.info(EMPTY_CANVAS)
+        else:
+            show_prediction(prediction, "draw", classifier, image, run_id)
 
 
 def thumbnail(image, longest: int = 480):

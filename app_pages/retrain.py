@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -35,12 +37,28 @@ def curves(history: list[dict]) -> None:
     if not history:
         st.caption("Curves appear after the first epoch.")
         return
-    frame = pd.DataFrame(history, index=pd.RangeIndex(1, len(history) + 1, name="epoch"))
+    frame = pd.DataFrame(history)
+    frame["epoch"] = range(1, len(frame) + 1)
     accuracy, loss = st.columns(2)
-    accuracy.caption("Accuracy")
-    accuracy.line_chart(frame[[c for c in ("accuracy", "val_accuracy") if c in frame]], height=220)
-    loss.caption("Loss")
-    loss.line_chart(frame[[c for c in ("loss", "val_loss") if c in frame]], height=220)
+    with accuracy:
+        curve_chart(frame, ["accuracy", "val_accuracy"], "Accuracy")
+    with loss:
+        curve_chart(frame, ["loss", "val_loss"], "Loss")
+
+
+def curve_chart(frame: pd.DataFrame, columns: list[str], title: str) -> None:
+    # The y axis fits the data (not 0..1): 98% and 99.5% must look different.
+    long = frame.melt("epoch", [c for c in columns if c in frame], "curve", "value")
+    chart = (
+        alt.Chart(long, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=title.lower(), scale=alt.Scale(zero=False)),
+            color=alt.Color("curve:N", legend=alt.Legend(orient="bottom", title=None)),
+        )
+    )
+    st.altair_chart(chart, height=240)
 
 
 def duration(seconds: float | None) -> str:
@@ -175,6 +193,8 @@ def test_digits(source: str):
 
 def mistakes_gallery(record: dict) -> None:
     mistakes = record.get("misclassified", [])
+    confusion = np.asarray(record.get("confusion_matrix", [[0]]))
+    wrong = int(confusion.sum() - np.trace(confusion))
     if not mistakes:
         return
     try:
@@ -182,7 +202,7 @@ def mistakes_gallery(record: dict) -> None:
     except Exception as error:
         st.caption(f"The test digits are not available here ({error}).")
         return
-    st.caption(f"Misclassified test digits (true → read), {len(mistakes)} shown at most 24:")
+    st.caption(f"Misclassified test digits (true → read): {wrong:,} in all, the first 24 shown")
     columns = st.columns(8)
     for position, (index, predicted) in enumerate(mistakes[:24]):
         columns[position % 8].image(

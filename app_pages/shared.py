@@ -99,27 +99,24 @@ def show_prediction(
 ) -> None:
     """The prediction block: big digit, confidence, all ten probabilities, the model's input,
     and (when ``classifier`` is given) "Why this digit?" and "Wrong? It is a ..."."""
-    left, right = st.columns([1, 2])
-    with left:
+    reading, seen = st.columns(2)
+    with reading:
         st.metric("Prediction", str(prediction.digit))
         st.caption(f"Confidence {prediction.confidence:.1%}")
-        st.image(
-            enlarged(prediction.model_input),
-            caption="What the model saw (28x28)",
-            width=168,
-            clamp=True,
-        )
-    with right:
-        if prediction.confidence < UNSURE_BELOW:
-            (first, p_first), (second, p_second) = prediction.ranked[:2]
-            st.warning(
-                f"The model is unsure: {first} ({p_first:.0%}) or {second} ({p_second:.0%})."
-            )
-        chart = pd.DataFrame(
-            {"probability": prediction.probabilities},
-            index=pd.Index([str(digit) for digit in range(10)], name="digit"),
-        )
-        st.bar_chart(chart, y="probability", height=260)
+    seen.image(
+        enlarged(prediction.model_input, 5),
+        caption="What the model saw (28x28)",
+        width=140,
+        clamp=True,
+    )
+    if prediction.confidence < UNSURE_BELOW:
+        (first, p_first), (second, p_second) = prediction.ranked[:2]
+        st.warning(f"The model is unsure: {first} ({p_first:.0%}) or {second} ({p_second:.0%}).")
+    chart = pd.DataFrame(
+        {"probability": prediction.probabilities},
+        index=pd.Index([str(digit) for digit in range(10)], name="digit"),
+    )
+    st.bar_chart(chart, y="probability", height=200)
     if classifier is not None:
         explanation(prediction, classifier, key)
         correction_control(prediction, key, original, model_version)

@@ -49,7 +49,7 @@ def browser():
 
 @pytest.fixture()
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 1800})
     opened = context.new_page()
     opened.goto(app_url)
     opened.locator("canvas.upper-canvas").first.wait_for(timeout=90_000)

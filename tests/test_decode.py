@@ -95,22 +95,20 @@ def test_truncated_jpeg_is_damaged(digit):
         decode(jpeg[: len(jpeg) // 2])
 
 
-def test_svg_text_is_refused():
-    svg = (
-        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="28" '
-        b'height="28"><text x="5" y="20">7</text></svg>'
-    )
-    with pytest.raises(InvalidImageError, match="not an image file"):
-        decode(svg)
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="28" '
+    b'height="28"><text x="5" y="20">7</text></svg>'
+)
+PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
 
 
-def test_pdf_is_refused():
-    pdf = (
-        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-        b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
-    )
+@pytest.mark.parametrize("document", [SVG, PDF], ids=["svg", "pdf"])
+def test_vector_documents_are_refused(document):
     with pytest.raises(InvalidImageError, match="not an image file"):
-        decode(pdf)
+        decode(document)
 
 
 def test_format_pil_reads_but_we_do_not_accept_is_refused(digit):
