@@ -62,13 +62,13 @@ def segment_number(image, score=None, config: PreprocessConfig = PREPROCESS) -> 
         return []
     # Digits of one number differ in ink (a fat 8 beside a thin 1): judge specks by their
     # shape (is_speck, below), and by area only against a much lower bar than for one digit.
-    labels, stats, kept = ink_components(ink, replace(config, speck_ratio=NUMBER_SPECK_RATIO))
+    labels, count, kept = ink_components(ink, replace(config, speck_ratio=NUMBER_SPECK_RATIO))
     scale = decoded.shape[1] / ink.shape[1]  # work size -> original pixels
     segments = []
     if not kept:
         return []
-    groups = _group_by_columns(stats, kept)
-    for mask in _digit_groups(groups, labels, stats, ink, score, config):
+    groups = _group_by_columns(labels, kept)
+    for mask in _digit_groups(groups, labels, count, ink, score, config):
         if is_speck(mask, ink.shape, config):
             continue
         left, top, width, height = (int(round(value * scale)) for value in _bounding_box(mask))
@@ -83,12 +83,13 @@ def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
-def _group_by_columns(stats: np.ndarray, kept: list[int]) -> list[list[int]]:
+def _group_by_columns(labels: np.ndarray, kept: list[int]) -> list[list[int]]:
     """Merge components whose column ranges overlap: they are strokes of one digit."""
     groups: list[list[int]] = []
     spans: list[tuple[int, int]] = []
-    for label in sorted(kept, key=lambda label: stats[label, 0]):
-        left, width = int(stats[label, 0]), int(stats[label, 2])
+    columns = {label: np.flatnonzero((labels == label).any(axis=0)) for label in kept}
+    for label in sorted(kept, key=lambda label: columns[label][0]):
+        left, width = int(columns[label][0]), int(columns[label][-1] - columns[label][0] + 1)
         right = left + width
         if spans:
             last_left, last_right = spans[-1]
@@ -102,13 +103,13 @@ def _group_by_columns(stats: np.ndarray, kept: list[int]) -> list[list[int]]:
     return groups
 
 
-def _digit_groups(groups, labels, stats, ink, score, config):
+def _digit_groups(groups, labels, count, ink, score, config):
     """Yield one mask per digit: short fragments joined to their neighbour; a group wide
     enough to hold touching digits is cut the way the model reads most confidently.
 
     Sizes are judged against the number's own digit height (digits of one number are written
     about equally tall)."""
-    masks = [components_mask(labels, stats, group) for group in groups]
+    masks = [components_mask(labels, count, group) for group in groups]
     boxes = [_bounding_box(mask) for mask in masks]
     heights = np.array([box[3] for box in boxes])
     reference = float(np.median(heights[heights >= 0.5 * heights.max()]))

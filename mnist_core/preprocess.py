@@ -91,23 +91,18 @@ def _percentiles(values: np.ndarray, percents) -> list[float]:
 
 
 def _composite_alpha(rgba: np.ndarray) -> np.ndarray:
-    alpha = rgba[..., 3].astype(np.float32) * (1 / 255)
-    luminance = _luminance(rgba[..., :3]) * (1 / 255)
-    opaque_share = float(np.mean(alpha > 0.5))
-    if opaque_share < 0.5:
+    alpha8 = rgba[..., 3]
+    if np.count_nonzero(alpha8 > 127) < alpha8.size / 2:
         # Strokes on a transparent canvas (st_canvas' default): the ink is the alpha channel,
         # whatever its colour; white ink on transparent would vanish if composited on white.
-        return alpha
+        return alpha8.astype(np.float32) * np.float32(1 / 255)
+    luminance = cv2.cvtColor(np.ascontiguousarray(rgba), cv2.COLOR_RGBA2GRAY)  # ITU-R 601
+    luminance = luminance.astype(np.float32) * np.float32(1 / 255)
+    if alpha8.min() == 255:
+        return luminance
     # An opaque picture with transparent margins: put it on white, as a viewer would.
+    alpha = alpha8.astype(np.float32) * np.float32(1 / 255)
     return luminance * alpha + (1.0 - alpha)
-
-
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return (
-        rgb[..., 0] * np.float32(0.299)
-        + rgb[..., 1] * np.float32(0.587)
-        + rgb[..., 2] * np.float32(0.114)
-    )
 
 
 def _to_work_size(grey: np.ndarray, decode_config: DecodeConfig) -> np.ndarray:
@@ -171,30 +166,32 @@ def normalise_contrast(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
 def digit_mask(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """Binary mask of the digit's strokes (specks dropped), or None when only specks remain."""
-    labels, stats, kept = ink_components(ink, config)
+    labels, count, kept = ink_components(ink, config)
     if not kept:
         return None
-    mask = components_mask(labels, stats, kept)
+    mask = components_mask(labels, count, kept)
     return None if is_speck(mask, ink.shape, config) else mask
 
 
 def ink_components(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
-    """Connected strokes of an ink map: (labels, stats, ids of the ones that are not specks).
+    """Connected strokes of an ink map: (labels, count, ids of the ones that are not specks).
 
     A component smaller than ``speck_ratio`` of the largest one is a speck (dust, a pen tap).
     """
     binary = (ink > 0.35).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    # Labels only: OpenCV's per-component statistics cost 6x the labelling itself (0.6 ms on a
+    # 280x280 canvas); the areas are one bincount.
+    count, labels = cv2.connectedComponents(binary, connectivity=8)
     if count <= 1:
-        return labels, stats, []
-    areas = stats[1:, cv2.CC_STAT_AREA]
+        return labels, count, []
+    areas = np.bincount(labels.ravel(), minlength=count)[1:]
     kept = [int(label) + 1 for label in np.flatnonzero(areas >= config.speck_ratio * areas.max())]
-    return labels, stats, kept
+    return labels, count, kept
 
 
-def components_mask(labels: np.ndarray, stats: np.ndarray, chosen) -> np.ndarray:
+def components_mask(labels: np.ndarray, count: int, chosen) -> np.ndarray:
     """uint8 mask of the chosen component ids (a lookup table: one pass over the image)."""
-    lookup = np.zeros(len(stats), np.uint8)
+    lookup = np.zeros(count, np.uint8)
     lookup[list(chosen)] = 1
     return lookup[labels]
 
