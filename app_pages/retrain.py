@@ -151,8 +151,8 @@ def training_form() -> None:
             key="retrain_oversample",
         )
         st.caption(
-            "All 60,000 digits for the default epochs takes about 12 minutes on 2 CPU cores; "
-            "the quick set about a minute and a half."
+            "On 2 CPU cores: all 60,000 digits for 6 epochs take about 8 minutes (99.4% on "
+            "the test set); 15,000 digits for 3 epochs about 2 minutes (98.4%)."
         )
         if not st.form_submit_button("Start training", type="primary"):
             return

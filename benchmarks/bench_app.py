@@ -11,6 +11,7 @@ Needs Chromium (apt-get install chromium) and, for --with-training, MNIST at $MN
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -25,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from browser import DIGIT_STROKES, launch_browser, streamlit_server, stroke  # noqa: E402
+from browser import DIGIT_STROKES, launch_browser, settle, streamlit_server, stroke  # noqa: E402
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.jobs import TrainingJobs  # noqa: E402
 from mnist_core.registry import ModelRegistry, RegistryConfig  # noqa: E402
@@ -35,10 +36,10 @@ METRIC_JS = """() => { const v = [...document.querySelectorAll('[data-testid="st
     .filter(e => e.offsetParent !== null); return v.length ? v[0].innerText.trim() : null; }"""
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the training child included)."""
+def rss_mb(*pids: int) -> float:
+    """Resident memory of processes and their children."""
     total = 0
-    pids = [pid] + [int(p) for p in os.popen(f"pgrep -P {pid}").read().split()]
+    pids = [p for pid in pids for p in [pid, *map(int, os.popen(f"pgrep -P {pid}").read().split())]]
     for each in pids:
         try:
             for line in Path(f"/proc/{each}/status").read_text().splitlines():
@@ -59,14 +60,14 @@ def server_pid(port_url: str) -> int:
 class PeakMemory:
     """Samples rss_mb(pid) twice a second while the `with` block runs."""
 
-    def __init__(self, pid: int):
-        self.pid, self.peak_mb = pid, 0.0
+    def __init__(self, *pids: int):
+        self.pids, self.peak_mb = pids, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch)
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, rss_mb(self.pid))
+            self.peak_mb = max(self.peak_mb, rss_mb(*self.pids))
             time.sleep(0.5)
 
     def __enter__(self):
@@ -93,6 +94,7 @@ def session(url: str, strokes: int, results: dict, errors: list, index: int) -> 
             for number in range(strokes):
                 digit = digits[(number + index) % 3]
                 if number:
+                    settle(page, 300)  # a click during a rerun is lost
                     page.get_by_role("button", name="Clear the canvas").click()
                     page.wait_for_function(f"({METRIC_JS})() === null", timeout=60_000)
                     page.locator("canvas.upper-canvas").first.wait_for()
@@ -150,7 +152,11 @@ def main() -> None:
                 if arguments.with_training:
                     run_id = jobs.start(TrainConfig(epochs=50))  # long enough to outlast the load
                     time.sleep(20)  # past data preparation, into the epochs
-                with PeakMemory(pid) as memory:
+                training_pid = []
+                if run_id:
+                    current = json.loads((Path(home) / "current.json").read_text())
+                    training_pid = [int(current["pid"])]
+                with PeakMemory(pid, *training_pid) as memory:
                     result = run_load(url, count, arguments.strokes)
                 latency = np.array(result.get("latency_s", [0.0])) * 1000
                 training = " while training" if run_id else ""

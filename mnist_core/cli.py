@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--progress-file", help="also write live progress to this JSON file")
     train.add_argument("--stop-file", help="cancel the run when this file appears")
+    train.add_argument(
+        "--background",
+        action="store_true",
+        help="run at low CPU priority (the app's runs: drawing stays responsive)",
+    )
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
     evaluate.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
@@ -83,6 +89,8 @@ def run_train(arguments) -> int:
     from .jobs import ProgressFile
     from .train import train, with_overrides
 
+    if arguments.background and hasattr(os, "nice"):
+        os.nice(10)  # the server's predictions first; training takes what is left
     config = with_overrides(
         DEFAULTS,
         epochs=arguments.epochs,

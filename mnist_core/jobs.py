@@ -147,6 +147,7 @@ def _command(config: TrainConfig, run_dir: Path, data_path: str | None) -> list[
         str(run_dir / "progress.json"),
         "--stop-file",
         str(run_dir / "cancel"),
+        "--background",
     ]
     if not config.augment:
         command.append("--no-augment")
