@@ -124,9 +124,10 @@ def upload_section(classifier, run_id: str) -> None:
         return
     data = upload.getvalue()
     try:
+        # Decode the file once (EXIF, palette, size checks); both readings take the array.
         preview = decode(data)
-        reading = classifier.read_number(data)
-        prediction = classifier.predict(data) if len(reading.digits) < 2 else None
+        reading = classifier.read_number(preview)
+        prediction = classifier.predict(preview) if len(reading.digits) < 2 else None
     except InvalidImageError as error:
         st.error(f"Cannot read {upload.name}: {error}")
         return
