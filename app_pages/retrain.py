@@ -55,7 +55,7 @@ def curve_chart(frame: pd.DataFrame, columns: list[str], title: str) -> None:
         alt.Chart(long, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=title.lower(), scale=alt.Scale(zero=False)),
             color=alt.Color("curve:N", legend=alt.Legend(orient="bottom", title=None)),
         )
@@ -218,6 +218,9 @@ def mistakes_gallery(record: dict) -> None:
 def run_details(run_id: str, active_id: str) -> None:
     record, progress = registry().record(run_id), registry().progress(run_id)
     status = record.get("status") or progress.get("status", "unknown")
+    if status in ("starting", "running"):
+        st.info("This run is still in progress (above); its results appear here when it ends.")
+        return
     if status != "completed":
         reason = progress.get("error", "")
         st.warning(
