@@ -26,17 +26,9 @@ from .preprocess import (
 # Strokes whose column ranges overlap by this share of the narrower one belong to one digit
 # (the bar and body of a 5, the two strokes of a 4).
 SAME_DIGIT_OVERLAP = 0.5
-# A group wider than this many times its height holds more than one (touching) digit: MNIST's
-# widest digits (0, 2) are ~1.0 as wide as tall when written big.
 # Only a group wider than this share of the digit height may hold touching digits (a wide 0
 # is ~0.9; a 1 touching a 3 ~1.0).
 MIN_SPLIT_WIDTH = 0.85
-# A handwritten digit is on average this share of its height wide (MNIST: 16/20 px, with
-# narrow 1s): the width of a group of touching digits suggests how many it holds...
-TYPICAL_WIDTH = 0.62
-# ...and the model's confidence may overrule that count by one, if it is 3x as sure per step.
-SURPRISE_PRIOR = float(np.log(1 / 3))
-MAX_TOUCHING = 4
 NUMBER_SPECK_RATIO = 0.02
 # A group less tall than this share of the number's digit height is a fragment of a digit.
 FRAGMENT_HEIGHT = 0.45

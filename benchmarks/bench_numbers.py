@@ -1,0 +1,91 @@
+"""Measure whole-number reading: numbers of 2-6 digits composed from MNIST test digits, drawn
+on a canvas and photographed on paper, read with ``DigitClassifier.read_number``.
+
+    python benchmarks/bench_numbers.py [--data ../shared/data/mnist.npz] [--count 300]
+
+Prints the share read exactly right (every digit), per number length, and why the others
+failed: a wrong digit count (segmentation) or the right count with a misread digit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mnist_core import DigitClassifier  # noqa: E402
+from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.renderings import number_canvas, number_photo  # noqa: E402
+
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+def composed_numbers(images, labels, count: int, render, seed: int):
+    """``count`` (truth, rendered image) pairs of 2-6 distinct random test digits."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        picks = rng.choice(len(images), int(rng.integers(2, 7)), replace=False)
+        yield "".join(str(int(label)) for label in labels[picks]), render(list(images[picks]), rng)
+
+
+def failure_kind(truth: str, text: str) -> str:
+    if text == truth:
+        return "exact"
+    return "misread digit" if len(text) == len(truth) else "wrong digit count"
+
+
+def measure(classifier, images, labels, count: int, render, seed: int, show: int) -> None:
+    kinds, by_length, shown = Counter(), Counter(), 0
+    started = time.perf_counter()
+    for truth, image in composed_numbers(images, labels, count, render, seed):
+        text = classifier.read_number(image).text
+        kind = failure_kind(truth, text)
+        kinds[kind] += 1
+        by_length[len(truth), kind == "exact"] += 1
+        if kind != "exact" and shown < show:
+            print(f"    {truth} read as {text or '(nothing)'}")
+            shown += 1
+    seconds = (time.perf_counter() - started) / count
+    lengths = "  ".join(
+        f"{n}: {by_length[n, True] / max(1, by_length[n, True] + by_length[n, False]):.0%}"
+        for n in range(2, 7)
+    )
+    print(
+        f"  {render.__name__:<14} exact {kinds['exact'] / count:7.2%}  "
+        f"wrong count {kinds['wrong digit count'] / count:6.2%}  "
+        f"misread {kinds['misread digit'] / count:6.2%}  ({seconds * 1000:.0f} ms per number)"
+    )
+    print(f"    exact by length  {lengths}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=str(SHARED_MNIST))
+    parser.add_argument("--count", type=int, default=300, help="numbers per rendering")
+    parser.add_argument("--show", type=int, default=0, help="print this many failures")
+    parser.add_argument("--seed", type=int, default=2026)
+    arguments = parser.parse_args()
+    data = load_mnist(arguments.data)
+    classifier = DigitClassifier.load()
+    print(f"model: {classifier.path}; {arguments.count} numbers of 2-6 MNIST test digits each")
+    for render in (number_canvas, number_photo):
+        measure(
+            classifier,
+            data.x_test,
+            data.y_test,
+            arguments.count,
+            render,
+            arguments.seed,
+            arguments.show,
+        )
+
+
+if __name__ == "__main__":
+    main()
