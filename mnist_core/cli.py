@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import BACKGROUND_TRAINING, TrainConfig, TrainResources
 
 DEFAULTS = TrainConfig()
 # The quick preset: a 90-second sanity run that still reads digits well.
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--background",
         action="store_true",
-        help="run at low CPU priority (the app's runs: drawing stays responsive)",
+        help="lowest CPU priority, one TensorFlow thread (the app's runs: drawing stays fluid)",
     )
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
@@ -86,11 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_train(arguments) -> int:
+    resources = BACKGROUND_TRAINING if arguments.background else TrainResources()
+    # Before importing TensorFlow: the threads it starts inherit the priority.
+    lower_priority(resources.nice)
     from .jobs import ProgressFile
     from .train import train, with_overrides
 
-    if arguments.background and hasattr(os, "nice"):
-        os.nice(10)  # the server's predictions first; training takes what is left
     config = with_overrides(
         DEFAULTS,
         epochs=arguments.epochs,
@@ -123,6 +124,7 @@ def run_train(arguments) -> int:
             arguments.data,
             on_progress=on_progress,
             should_stop=stop_file.exists if stop_file else None,
+            resources=resources,
         )
     except Exception as error:
         if progress_file is not None:
@@ -141,6 +143,26 @@ def run_train(arguments) -> int:
         f"{result.record['duration_s']:.0f} s -> {result.model_path}"
     )
     return 0
+
+
+def lower_priority(nice: int) -> None:
+    """Lower this process' CPU priority to ``nice`` (never raise it), and its autogroup's when
+    it leads its own session, as the app's training child does."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    # Linux sets a nice per thread: numpy's and OpenCV's pools already run (imported with the
+    # package); threads started later inherit it from the thread that starts them.
+    tasks = Path("/proc/self/task")
+    for thread in [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]:
+        os.setpriority(os.PRIO_PROCESS, thread, max(nice, os.getpriority(os.PRIO_PROCESS, thread)))
+    if os.getsid(0) != os.getpid():
+        return  # a terminal's session: its shell and editor must keep their priority
+    try:
+        # Linux schedules autogroups (one per session) against each other first, then the
+        # processes inside; without this the child's group weighs as much as the server's.
+        Path("/proc/self/autogroup").write_text(str(nice))
+    except OSError:
+        pass  # not Linux, or no autogroup support: the process' nice is all there is
 
 
 class _ProgressBar:

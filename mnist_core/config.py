@@ -63,6 +63,26 @@ class TrainConfig:
     corrections_holdout: float = 0.2  # share of corrections kept out, to measure on them
 
 
+@dataclass(frozen=True)
+class TrainResources:
+    """How much of the machine one training run may take (defaults: a foreground run, all of it)."""
+
+    # CPU priority (0..19, higher yields more). Where Linux groups processes by session
+    # (autogroup), a run in its own session also lowers its session's group: otherwise the
+    # group competes with the server's as an equal, whatever the process' own nice (measured:
+    # a nice-10 run in its own session still took half of the two cores).
+    nice: int = 0
+    # TensorFlow threads inside one op and ops run at once; 0 = TensorFlow's choice (one per
+    # core each), the fastest when nothing else needs the CPU.
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+
+
+# The app's runs (`train --background`): one core's worth of TensorFlow threads at the lowest
+# priority, so a drawing is read at once while a run goes on; the run takes what is left.
+BACKGROUND_TRAINING = TrainResources(nice=19, intra_op_threads=1, inter_op_threads=1)
+
+
 # Server-side bounds for anything a user can ask of a training run.
 TRAIN_LIMITS = {
     "epochs": (1, 50),

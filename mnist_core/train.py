@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from .augment import augment_batch
-from .config import TRAIN_LIMITS, TrainConfig
+from .config import TRAIN_LIMITS, TrainConfig, TrainResources
 from .data import load_mnist
 from .preprocess import to_mnist
 
@@ -114,12 +114,18 @@ def preprocess_images(images: np.ndarray, checksum: str | None = None) -> np.nda
     return processed
 
 
-def _limit_opencv_threads() -> None:
+def _limit_threads(resources: TrainResources) -> None:
     # OpenCV's own thread pool, on top of TensorFlow's and the augmentation workers, only
     # oversubscribes two cores (measured: a third more system time, 25% slower epochs).
     import cv2
+    import tensorflow as tf
 
     cv2.setNumThreads(1)
+    # Must come before TensorFlow runs its first op; setting the same value again is allowed.
+    if resources.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(resources.intra_op_threads)
+    if resources.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(resources.inter_op_threads)
 
 
 def train(
@@ -128,6 +134,7 @@ def train(
     data_path: str | os.PathLike | None = None,
     on_progress: Callable[[TrainingProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resources: TrainResources = TrainResources(),
 ) -> TrainingResult:
     """Train one model and, if it completes, save it and its record atomically.
 
@@ -143,9 +150,12 @@ def train(
         Called with a :class:`TrainingProgress` after every batch and epoch.
     should_stop : callable | None
         Polled after every batch; returning True cancels the run (nothing is written).
+    resources : TrainResources
+        TensorFlow's thread counts (the CPU priority is the caller's: it must be set before
+        TensorFlow starts its threads, see ``cli.run_train``).
     """
     validate_config(config)
-    _limit_opencv_threads()
+    _limit_threads(resources)
     started = time.monotonic()
     report = on_progress or (lambda progress: None)
     report(TrainingProgress(0, config.epochs, 0, 0, 0.0, (), "preparing"))

@@ -420,3 +420,58 @@ def test_empty_split_raises_data_error(tmp_path):
     )
     with pytest.raises(DataError):
         load_mnist(path)
+
+
+# --------------------------------------------------------------------------- train --background
+
+PRIORITY_PROBE = """
+import os, threading, time
+from pathlib import Path
+from mnist_core.cli import lower_priority
+threading.Thread(target=time.sleep, args=(5,), daemon=True).start()  # a pool started earlier
+group = Path("/proc/self/autogroup")
+before = group.read_text().split()[-1] if group.exists() else "none"
+lower_priority(19)
+nices = {os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in Path("/proc/self/task").iterdir()}
+after = group.read_text().split()[-1] if group.exists() else "none"
+print(",".join(map(str, sorted(nices))), before, after)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread nice is Linux's")
+@pytest.mark.parametrize("own_session", [True, False])
+def test_background_priority_reaches_every_thread_and_only_its_own_session_group(own_session):
+    probe = subprocess.run(
+        [sys.executable, "-c", PRIORITY_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=own_session,
+    )
+    nices, before, after = probe.stdout.split()
+    assert nices == "19", probe.stdout + probe.stderr
+    if before != "none":
+        # The app's child leads its own session; a terminal's group keeps its priority.
+        assert after == ("19" if own_session else before)
+
+
+def test_background_training_gives_tensorflow_one_thread_of_each_kind():
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from mnist_core.config import BACKGROUND_TRAINING\n"
+            "from mnist_core.train import _limit_threads\n"
+            "import tensorflow as tf\n"
+            "_limit_threads(BACKGROUND_TRAINING)\n"
+            "tf.constant(1.0) + 1.0  # the runtime starts with the limits\n"
+            "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+            " tf.config.threading.get_inter_op_parallelism_threads())",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert probe.stdout.split() == ["1", "1"], probe.stderr
