@@ -16,6 +16,12 @@ CANVAS_WIDTHS = {"One digit": 280, "A whole number": 560}  # the wide one scroll
 EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
 
 
+def clear_canvas() -> None:
+    # A new key mounts a blank canvas. As a callback it runs before the script, so the click
+    # costs one run, not a run and a rerun.
+    st.session_state["draw_canvas_generation"] += 1
+
+
 def canvas_image(width: int):
     """The canvas' RGBA pixels (H, W, 4) uint8, or None before anything is drawn."""
     generation = st.session_state.setdefault("draw_canvas_generation", 0)
@@ -30,9 +36,7 @@ def canvas_image(width: int):
         return_image_data=True,
         key=f"draw_canvas_{generation}_{width}",
     )
-    if st.button("Clear the canvas", key="draw_clear"):
-        st.session_state["draw_canvas_generation"] = generation + 1  # a new key: a blank canvas
-        st.rerun()
+    st.button("Clear the canvas", key="draw_clear", on_click=clear_canvas)
     return result.image_data
 
 
@@ -75,7 +79,13 @@ def show_number(reading, image: np.ndarray) -> None:
         )
 
 
-def draw_section(classifier, run_id: str) -> None:
+@st.fragment
+def draw_section() -> None:
+    """The canvas and its reading. A fragment: a stroke, Clear or a mode switch reruns this
+    part alone, not the sidebar, the title and the upload tab."""
+    # Looked up on every run of the fragment, which reruns without the page: a model promoted
+    # meanwhile reads the next stroke.
+    classifier, run_id, _ = active_classifier()
     mode = (
         st.segmented_control("Read", list(CANVAS_WIDTHS), default="One digit", key="draw_mode")
         or "One digit"
@@ -150,6 +160,6 @@ classifier, active_run, _ = active_classifier()
 st.title("Handwritten digit reader")
 draw_tab, upload_tab = st.tabs([":material/draw: Draw", ":material/photo_camera: Upload a photo"])
 with draw_tab:
-    draw_section(classifier, active_run)
+    draw_section()
 with upload_tab:
     upload_section(classifier, active_run)

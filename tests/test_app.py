@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import types
 from pathlib import Path
@@ -77,6 +78,24 @@ def test_draw_page_reads_an_injected_drawing(sample, position):
     app = run_app(drawing)
     assert not app.exception
     assert prediction_metric(app)[0].value == str(label)
+
+
+def test_clear_empties_the_canvas_and_removes_the_prediction(sample):
+    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+    app = run_app(drawing)
+    with FakeCanvas(None):  # the new canvas is blank
+        app.button(key="draw_clear").click().run()
+    assert not app.exception
+    assert app.session_state["draw_canvas_generation"] == 1
+    assert not prediction_metric(app)
+    assert any("Draw a digit" in info.value for info in app.info)
+
+
+def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():
+    # Streamlit's two full collections after every run would otherwise walk TensorFlow's
+    # objects (~350 ms a stroke); frozen objects are skipped.
+    run_app()
+    assert gc.get_freeze_count() > 100_000
 
 
 def test_upload_of_a_digit_photo_is_read(sample):
