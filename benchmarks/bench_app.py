@@ -5,18 +5,23 @@ while (optionally) a training run goes on.
     python benchmarks/bench_app.py [--sessions 1 4 8] [--strokes 12] [--with-training]
 
 Needs Chromium (apt-get install chromium) and, for --with-training, MNIST at $MNIST_DATA or
-../shared/data/mnist.npz.
+../shared/data/mnist.npz. The N sessions are N tabs (contexts) of one headless Chromium,
+driven by Playwright's async API: N renderer processes, not N whole browsers, share the CPU
+with the server, as N visitors' own machines would not; the numbers are a pessimistic bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import math
 import os
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +29,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from cpu import CpuUse  # noqa: E402
+from playwright.async_api import Error as PlaywrightError  # noqa: E402
+from playwright.async_api import async_playwright  # noqa: E402
 
-from browser import DIGIT_STROKES, launch_browser, settle, streamlit_server, stroke  # noqa: E402
+from browser import (  # noqa: E402
+    DIGIT_STROKES,
+    IDLE_JS,
+    launch_options,
+    pen_path,
+    streamlit_server,
+)
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.jobs import TrainingJobs  # noqa: E402
 from mnist_core.registry import ModelRegistry, RegistryConfig  # noqa: E402
@@ -34,6 +47,22 @@ from mnist_core.registry import ModelRegistry, RegistryConfig  # noqa: E402
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 METRIC_JS = """() => { const v = [...document.querySelectorAll('[data-testid="stMetricValue"]')]
     .filter(e => e.offsetParent !== null); return v.length ? v[0].innerText.trim() : null; }"""
+DIGITS = (1, 7, 0)  # one stroke each: the last stroke's end is the moment a user waits from
+# A hand draws ~800 px/s and a mouse reports at 60 Hz: an event every ~15 px (the tests'
+# fixed 4 steps a segment give the 36-segment 0 four times as many, at 8 ms of repaint each).
+PX_PER_MOUSE_EVENT = 15
+POLL_MS = 20  # a timer, not requestAnimationFrame: polling must not make idle tabs repaint
+TIMEOUT_MS = 60_000  # a prediction or a cleared canvas later than this is an error
+QUIET_MS = 300  # after the script is idle, a component may still ask for one more run
+
+
+@dataclass
+class LoadResult:
+    latency_s: list[float] = field(default_factory=list)
+    ready_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cpu: str = ""  # cores busy per group of processes while the sessions drew
+    drawing_s: float = 0.0  # how long the sessions drew: the load they offered is served/this
 
 
 def rss_mb(*pids: int) -> float:
@@ -79,54 +108,135 @@ class PeakMemory:
         self._thread.join()
 
 
-def session(url: str, strokes: int, results: dict, errors: list, index: int) -> None:
-    """One user: open the app, draw `strokes` digits, time stroke end -> prediction shown."""
-    latencies, served = [], 0
+async def idle(page) -> None:
+    """Wait until Streamlit has finished running the script, twice around a quiet spell (the
+    async twin of tests/browser.py's settle): a click during a run can be lost."""
+    for _ in range(2):
+        await page.wait_for_function(IDLE_JS, polling=POLL_MS, timeout=TIMEOUT_MS)
+        await page.wait_for_timeout(QUIET_MS)
+
+
+async def metric(page, shown: bool) -> str | None:
+    """Wait until a prediction is shown (or, ``shown=False``, gone); return its text."""
+    test = "!==" if shown else "==="
+    await page.wait_for_function(
+        f"({METRIC_JS})() {test} null", polling=POLL_MS, timeout=TIMEOUT_MS
+    )
+    return await page.evaluate(METRIC_JS)
+
+
+async def draw(page, digit: int) -> tuple[float, str | None]:
+    """Draw ``digit`` with the mouse: (seconds from the pen lifting to a prediction shown, the
+    digit shown)."""
+    canvas = page.locator("canvas.upper-canvas").first
+    for points in DIGIT_STROKES[digit]:
+        previous, *rest = pen_path(await canvas.bounding_box(), points)
+        await page.mouse.move(*previous)
+        await page.mouse.down()
+        for point in rest:
+            # As many events as a hand's mouse gives; each one repaints the canvas, on the
+            # server's cores here, where a real visitor's own machine would pay for it.
+            steps = max(1, round(math.dist(previous, point) / PX_PER_MOUSE_EVENT))
+            await page.mouse.move(*point, steps=steps)
+            previous = point
+        await page.mouse.up()
+    lifted = time.perf_counter()
+    read = await metric(page, shown=True)
+    return time.perf_counter() - lifted, read
+
+
+async def clear(page) -> None:
+    await idle(page)
+    await page.get_by_role("button", name="Clear the canvas").click()
+    await metric(page, shown=False)
+    await idle(page)  # the fresh canvas is mounted: a stroke now is not drawn on the old one
+
+
+async def open_app(context, url: str, result: LoadResult):
+    """A new tab with the app ready to draw on, or None (an error counted)."""
+    page = await context.new_page()
+    opened = time.perf_counter()
     try:
-        with sync_playwright() as playwright:
-            browser = launch_browser(playwright)
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            opened = time.perf_counter()
-            page.goto(url)
-            page.locator("canvas.upper-canvas").first.wait_for(timeout=120_000)
-            results.setdefault("ready_s", []).append(time.perf_counter() - opened)
-            digits = [1, 7, 0]
-            for number in range(strokes):
-                digit = digits[(number + index) % 3]
-                if number:
-                    settle(page, 300)  # a click during a rerun is lost
-                    page.get_by_role("button", name="Clear the canvas").click()
-                    page.wait_for_function(f"({METRIC_JS})() === null", timeout=60_000)
-                    page.locator("canvas.upper-canvas").first.wait_for()
-                canvas = page.locator("canvas.upper-canvas").first
-                for points in DIGIT_STROKES[digit][:-1]:
-                    stroke(page, canvas, points)
-                started = time.perf_counter()
-                stroke(page, canvas, DIGIT_STROKES[digit][-1])
-                page.wait_for_function(f"({METRIC_JS})() !== null", timeout=60_000)
-                latencies.append(time.perf_counter() - started)
-                served += 1
-                if page.evaluate(METRIC_JS) != str(digit):
-                    errors.append(f"session {index}: drew {digit}, read {page.evaluate(METRIC_JS)}")
-            browser.close()
-    except Exception as error:  # counted, reported: the load test must see every failure
-        errors.append(f"session {index}: {type(error).__name__}: {error}")
-    results.setdefault("latency_s", []).extend(latencies)
-    results["served"] = results.get("served", 0) + served
+        await page.goto(url)
+        await page.locator("canvas.upper-canvas").first.wait_for(timeout=120_000)
+        await idle(page)
+    except PlaywrightError as error:
+        result.errors.append(f"page load: {str(error).splitlines()[0]}")
+        return None
+    result.ready_s.append(time.perf_counter() - opened)
+    return page
 
 
-def run_load(url: str, sessions: int, strokes: int) -> dict:
-    results, errors = {}, []
-    threads = [
-        threading.Thread(target=session, args=(url, strokes, results, errors, index))
-        for index in range(sessions)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    results["errors"] = errors
-    return results
+async def session(page, strokes: int, index: int, result: LoadResult) -> None:
+    """One user: draw ``strokes`` digits, clearing between them. Every failure is counted."""
+    for number in range(strokes):
+        digit = DIGITS[(number + index) % len(DIGITS)]
+        try:
+            if number:
+                await clear(page)
+            latency, read = await draw(page, digit)
+            result.latency_s.append(latency)
+            if read != str(digit):
+                result.errors.append(f"session {index}: drew {digit}, read {read}")
+        except PlaywrightError as error:  # a timeout, a crashed tab: counted, and go on
+            first_line = str(error).splitlines()[0]
+            result.errors.append(f"session {index}, digit {number + 1}: {first_line}")
+
+
+async def load(url: str, sessions: int, strokes: int, groups: dict) -> LoadResult:
+    """``sessions`` tabs open the app, then, all ready, draw at once. ``groups``: processes
+    whose CPU use to report (name -> root pids), the browser and the rest of the machine too."""
+    result = LoadResult()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        contexts = [
+            await browser.new_context(viewport={"width": 1100, "height": 900})
+            for _ in range(sessions)
+        ]
+        pages = await asyncio.gather(*(open_app(each, url, result) for each in contexts))
+        started = time.perf_counter()
+        with CpuUse(groups) as cpu:
+            await asyncio.gather(
+                *(
+                    session(page, strokes, index, result)
+                    for index, page in enumerate(pages)
+                    if page is not None
+                )
+            )
+        result.drawing_s = time.perf_counter() - started
+        result.cpu = cpu.summary()
+        await browser.close()
+    return result
+
+
+def run_load(url: str, sessions: int, strokes: int, groups: dict | None = None) -> LoadResult:
+    return asyncio.run(load(url, sessions, strokes, groups or {}))
+
+
+def report(count: int, training: bool, result: LoadResult, memory_mb: float) -> None:
+    latency = np.array(result.latency_s or [0.0]) * 1000
+    print(
+        f"N={count}{' while training' if training else ''}: {len(result.latency_s)} predictions "
+        f"shown, {len(result.errors)} errors, stroke end -> prediction shown p50 "
+        f"{np.median(latency):.0f} ms, p95 {np.percentile(latency, 95):.0f} ms, max "
+        f"{latency.max():.0f} ms; peak memory (server + training) {memory_mb:.0f} MB"
+    )
+    rate = len(result.latency_s) / max(result.drawing_s, 1e-9)
+    print(f"    {rate:.2f} predictions/s; CPU while drawing, cores busy on average: {result.cpu}")
+    for error in result.errors[:8]:
+        print("   ", error)
+
+
+def start_training(jobs: TrainingJobs, home: Path) -> tuple[str, list[int]]:
+    """Start a run long enough to outlast the load; return once its epochs are under way
+    (preparing MNIST takes seconds from the cache, minutes without)."""
+    run_id = jobs.start(TrainConfig(epochs=50))
+    deadline = time.monotonic() + 900
+    while jobs.registry.progress(run_id).get("phase") != "training":
+        if time.monotonic() > deadline or jobs.running() != run_id:
+            raise RuntimeError(f"training run {run_id} did not reach its epochs")
+        time.sleep(1)
+    return run_id, [int(json.loads((home / "current.json").read_text())["pid"])]
 
 
 def main() -> None:
@@ -143,34 +253,21 @@ def main() -> None:
             first = run_load(url, 1, 1)
             print(
                 f"streamlit run -> usable canvas: {time.perf_counter() - started:.1f} s "
-                f"(page load {first['ready_s'][0]:.1f} s of it)"
+                f"(page load {first.ready_s[0]:.1f} s of it)"
             )
             print(f"server memory after the first prediction: {rss_mb(pid):.0f} MB")
             jobs = TrainingJobs(ModelRegistry(RegistryConfig(home=Path(home))), data)
             for count in arguments.sessions:
-                run_id = None
+                run_id, training_pid = None, []
                 if arguments.with_training:
-                    run_id = jobs.start(TrainConfig(epochs=50))  # long enough to outlast the load
-                    time.sleep(20)  # past data preparation, into the epochs
-                training_pid = []
-                if run_id:
-                    current = json.loads((Path(home) / "current.json").read_text())
-                    training_pid = [int(current["pid"])]
+                    run_id, training_pid = start_training(jobs, Path(home))
+                groups = {"server": [pid], "training": training_pid}
                 with PeakMemory(pid, *training_pid) as memory:
-                    result = run_load(url, count, arguments.strokes)
-                latency = np.array(result.get("latency_s", [0.0])) * 1000
-                training = " while training" if run_id else ""
-                print(
-                    f"N={count}{training}: {result.get('served', 0)} predictions shown, "
-                    f"{len(result['errors'])} errors, stroke end -> prediction shown p50 "
-                    f"{np.median(latency):.0f} ms, p95 {np.percentile(latency, 95):.0f} ms; "
-                    f"peak memory (server + training) {memory.peak_mb:.0f} MB"
-                )
-                for error in result["errors"][:5]:
-                    print("   ", error)
+                    result = run_load(url, count, arguments.strokes, groups)
+                report(count, run_id is not None, result, memory.peak_mb)
                 if run_id:
                     jobs.cancel(run_id)
-                    jobs.wait(run_id, 60)
+                    jobs.wait(run_id, 300)  # the batch under way, then Keras' validation pass
             print(f"server alive at the end: {Path(f'/proc/{pid}').exists()}")
 
 

@@ -112,24 +112,33 @@ def settle(page, quiet_ms: int = 1500) -> None:
         page.wait_for_timeout(quiet_ms)
 
 
+def launch_options() -> dict:
+    """``chromium.launch`` arguments (sync or async API): Playwright's own Chromium when
+    `playwright install` put one, else the system's."""
+    path = None if playwright_has_browser() else chromium_path()
+    return {"args": CHROMIUM_FLAGS, **({"executable_path": path} if path else {})}
+
+
 def launch_browser(playwright):
-    try:
-        return playwright.chromium.launch(args=CHROMIUM_FLAGS)
-    except Exception:  # no browser downloaded by `playwright install`: use the system one
-        path = chromium_path()
-        if path is None:
-            raise
-        return playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+    return playwright.chromium.launch(**launch_options())
+
+
+def pen_path(box: dict, points) -> list[tuple[float, float]]:
+    """A stroke's ``points`` (canvas pixels) in page coordinates, given the canvas' box."""
+    return [(box["x"] + x, box["y"] + y) for x, y in points]
+
+
+# Mouse steps between two points of a stroke: enough for the canvas to see a smooth line.
+STROKE_STEPS = 4
 
 
 def stroke(page, canvas, points) -> None:
     """Draw one pen stroke through ``points`` (canvas pixels) with the mouse."""
-    box = canvas.bounding_box()
-    (x0, y0), rest = points[0], points[1:]
-    page.mouse.move(box["x"] + x0, box["y"] + y0)
+    start, *rest = pen_path(canvas.bounding_box(), points)
+    page.mouse.move(*start)
     page.mouse.down()
     for x, y in rest:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+        page.mouse.move(x, y, steps=STROKE_STEPS)
     page.mouse.up()
 
 
