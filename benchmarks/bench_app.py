@@ -34,6 +34,7 @@ from playwright.async_api import Error as PlaywrightError  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
 from browser import (  # noqa: E402
+    ARTIFACTS,
     DIGIT_STROKES,
     IDLE_JS,
     launch_options,
@@ -54,6 +55,9 @@ PX_PER_MOUSE_EVENT = 15
 POLL_MS = 20  # a timer, not requestAnimationFrame: polling must not make idle tabs repaint
 TIMEOUT_MS = 60_000  # a prediction or a cleared canvas later than this is an error
 QUIET_MS = 300  # after the script is idle, a component may still ask for one more run
+# The drawing layer of a canvas not drawn on yet (Playwright's CSS engine pierces the
+# component's shadow DOM); clear() marks the one it leaves.
+FRESH_CANVAS = "canvas.upper-canvas:not([data-used])"
 
 
 @dataclass
@@ -128,7 +132,7 @@ async def metric(page, shown: bool) -> str | None:
 async def draw(page, digit: int) -> tuple[float, str | None]:
     """Draw ``digit`` with the mouse: (seconds from the pen lifting to a prediction shown, the
     digit shown)."""
-    canvas = page.locator("canvas.upper-canvas").first
+    canvas = page.locator(FRESH_CANVAS).first
     for points in DIGIT_STROKES[digit]:
         previous, *rest = pen_path(await canvas.bounding_box(), points)
         await page.mouse.move(*previous)
@@ -147,9 +151,22 @@ async def draw(page, digit: int) -> tuple[float, str | None]:
 
 async def clear(page) -> None:
     await idle(page)
+    await page.locator(FRESH_CANVAS).first.evaluate("canvas => { canvas.dataset.used = '1' }")
     await page.get_by_role("button", name="Clear the canvas").click()
     await metric(page, shown=False)
-    await idle(page)  # the fresh canvas is mounted: a stroke now is not drawn on the old one
+    # As a user waits to see the blank canvas: a stroke on the old one, or on the new one
+    # before it listens (it mounts after the run, later on a busy machine), would be lost.
+    await page.locator(FRESH_CANVAS).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+    await idle(page)
+
+
+async def evidence(page, name: str) -> None:
+    """What the page showed when a step failed: test-artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    except PlaywrightError:
+        pass  # a crashed tab has nothing to show
 
 
 async def open_app(context, url: str, result: LoadResult):
@@ -171,16 +188,19 @@ async def session(page, strokes: int, index: int, result: LoadResult) -> None:
     """One user: draw ``strokes`` digits, clearing between them. Every failure is counted."""
     for number in range(strokes):
         digit = DIGITS[(number + index) % len(DIGITS)]
+        step = "clear"
         try:
             if number:
                 await clear(page)
+            step = "draw"
             latency, read = await draw(page, digit)
             result.latency_s.append(latency)
             if read != str(digit):
                 result.errors.append(f"session {index}: drew {digit}, read {read}")
         except PlaywrightError as error:  # a timeout, a crashed tab: counted, and go on
             first_line = str(error).splitlines()[0]
-            result.errors.append(f"session {index}, digit {number + 1}: {first_line}")
+            result.errors.append(f"session {index}, digit {number + 1}, {step}: {first_line}")
+            await evidence(page, f"bench_session{index}_digit{number + 1}")
 
 
 async def load(url: str, sessions: int, strokes: int, groups: dict) -> LoadResult:
