@@ -154,7 +154,11 @@ def lower_priority(nice: int) -> None:
     # package); threads started later inherit it from the thread that starts them.
     tasks = Path("/proc/self/task")
     for thread in [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]:
-        os.setpriority(os.PRIO_PROCESS, thread, max(nice, os.getpriority(os.PRIO_PROCESS, thread)))
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, max(nice, current))
+        except ProcessLookupError:
+            pass  # the thread ended since it was listed: nothing left to lower
     if os.getsid(0) != os.getpid():
         return  # a terminal's session: its shell and editor must keep their priority
     try:

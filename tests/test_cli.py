@@ -449,6 +449,7 @@ def test_background_priority_reaches_every_thread_and_only_its_own_session_group
         timeout=120,
         start_new_session=own_session,
     )
+    assert probe.returncode == 0, f"probe exited {probe.returncode}: {probe.stderr}"
     nices, before, after = probe.stdout.split()
     assert nices == "19", probe.stdout + probe.stderr
     if before != "none":
