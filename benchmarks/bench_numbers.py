@@ -2,6 +2,7 @@
 on a canvas and photographed on paper, read with ``DigitClassifier.read_number``.
 
     python benchmarks/bench_numbers.py [--data ../shared/data/mnist.npz] [--count 300]
+        [--rules-only] [--usps ../shared/data/ood/usps_test.npz]
 
 Prints the share read exactly right (every digit), per number length, and why the others
 failed: a wrong digit count (segmentation) or the right count with a misread digit.
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.preprocess import to_mnist  # noqa: E402
 from mnist_core.renderings import number_canvas, number_photo  # noqa: E402
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
@@ -71,15 +73,32 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="numbers per rendering")
     parser.add_argument("--show", type=int, default=0, help="print this many failures")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--rules-only", action="store_true", help="cut numbers without the number reader"
+    )
+    parser.add_argument(
+        "--usps", help="compose from this .npz of 16x16 digits (images, labels) instead of MNIST"
+    )
     arguments = parser.parse_args()
     data = load_mnist(arguments.data)
+    images, labels = data.x_test, data.y_test
+    if arguments.usps:  # handwriting from elsewhere: a check the reader did not learn MNIST only
+        usps = np.load(arguments.usps)
+        images = np.stack([to_mnist(image) for image in usps["images"]]) * 255
+        images, labels = images.astype(np.uint8), usps["labels"]
     classifier = DigitClassifier.load()
-    print(f"model: {classifier.path}; {arguments.count} numbers of 2-6 MNIST test digits each")
+    if arguments.rules_only:
+        classifier.reader = None
+    reader = "rules only" if classifier.reader is None else f"reader {classifier.reader.path}"
+    print(
+        f"model: {classifier.path}; {reader}; {arguments.count} numbers of 2-6 "
+        f"{'USPS' if arguments.usps else 'MNIST'} test digits each"
+    )
     for render in (number_canvas, number_photo):
         measure(
             classifier,
-            data.x_test,
-            data.y_test,
+            images,
+            labels,
             arguments.count,
             render,
             arguments.seed,

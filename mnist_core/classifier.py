@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import numpy as np
 
 from .errors import InvalidImageError
 from .fast_forward import FastForward
-from .numbers import segment_number
+from .number_reader import NumberReader
+from .numbers import number_ink, number_strip, segment_number
 from .preprocess import to_mnist
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_cnn.keras"
@@ -52,10 +55,18 @@ def record_path(model_path: Path) -> Path:
 class DigitClassifier:
     """A trained model plus the one preprocessing path. Safe to share between threads."""
 
-    def __init__(self, model, path: Path | None = None, record: dict | None = None):
+    def __init__(
+        self,
+        model,
+        path: Path | None = None,
+        record: dict | None = None,
+        reader: NumberReader | None = None,
+    ):
         self.model = model
         self.path = path
         self.record = record or {}
+        # Whole numbers: found by the reader when there is one, else cut by rules alone.
+        self.reader = reader
         # The numpy path when the architecture allows it (ours and the tutorial's both do).
         self._forward = FastForward.compile(model) or self._keras_forward
 
@@ -79,7 +90,7 @@ class DigitClassifier:
         record = {}
         if record_path(path).is_file():
             record = json.loads(record_path(path).read_text())
-        return cls(model, path, record)
+        return cls(model, path, record, bundled_reader())
 
     def _keras_forward(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(batch, training=False))
@@ -136,10 +147,19 @@ class DigitClassifier:
         InvalidImageError
             When ``image`` cannot be read.
         """
-        segments = segment_number(image, self.probabilities)
+        number = number_ink(image)
+        if number is None:
+            return NumberReading("", [], 0.0)
+        seen = self.reader.read(number_strip(number)) if self.reader else None
+        expected = np.stack([digit.probabilities for digit in seen]) if seen else None
+        segments = segment_number(number, self.probabilities, expected)
+        probabilities = self._probabilities_of(segments)
+        if seen and len(seen) == len(segments):
+            # The reader (the whole number at half resolution) and the digit model (each cut
+            # digit at full size) err on different inputs: trust what both find likely.
+            probabilities = probabilities * expected
         if not segments:
             return NumberReading("", [], 0.0)
-        probabilities = self.probabilities(np.stack([segment.model_input for segment in segments]))
         digits = [
             _prediction(row, segment.model_input, segment.box)
             for row, segment in zip(probabilities, segments, strict=True)
@@ -150,6 +170,11 @@ class DigitClassifier:
             float(np.prod([digit.confidence for digit in digits])),
         )
 
+    def _probabilities_of(self, segments) -> np.ndarray:
+        if not segments:
+            return np.zeros((0, 10), np.float32)
+        return self.probabilities(np.stack([segment.model_input for segment in segments]))
+
 
 @dataclass(frozen=True)
 class NumberReading:
@@ -158,6 +183,17 @@ class NumberReading:
     text: str  # e.g. "2026"; "" when the image holds no digit
     digits: list[Prediction]  # one per digit, each with its ``box`` in the original image
     confidence: float  # probability that every digit is right (product of the digits')
+
+
+@functools.cache
+def bundled_reader() -> NumberReader | None:
+    """The bundled number reader, loaded once for every model; None (with a warning) when it
+    is missing or unreadable: numbers are then cut by rules alone."""
+    try:
+        return NumberReader.load()
+    except Exception as error:  # a missing, truncated or foreign file: any loader error
+        warnings.warn(f"number reader unavailable, cutting numbers by rules: {error}", stacklevel=2)
+        return None
 
 
 def _prediction(probabilities: np.ndarray, digit_image: np.ndarray, box=None) -> Prediction:

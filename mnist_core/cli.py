@@ -1,4 +1,4 @@
-"""python -m mnist_core {train,evaluate,predict}: the core's command line."""
+"""python -m mnist_core {train,train-numbers,evaluate,predict}: the core's command line."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from .config import BACKGROUND_TRAINING, TrainConfig, TrainResources
+from .config import BACKGROUND_TRAINING, NumberTrainConfig, TrainConfig, TrainResources
 
 DEFAULTS = TrainConfig()
+NUMBER_DEFAULTS = NumberTrainConfig()
 # The quick preset: a 90-second sanity run that still reads digits well.
 QUICK = {"epochs": 3, "subset": 15_000}
 
@@ -62,6 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="lowest CPU priority, one TensorFlow thread (the app's runs: drawing stays fluid)",
     )
+    numbers = commands.add_parser(
+        "train-numbers",
+        help="train the whole-number reader on numbers composed from MNIST",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    numbers.add_argument("--examples", type=int, default=NUMBER_DEFAULTS.examples)
+    numbers.add_argument("--epochs", type=int, default=NUMBER_DEFAULTS.epochs)
+    numbers.add_argument(
+        "--test-numbers",
+        type=int,
+        default=NUMBER_DEFAULTS.test_numbers,
+        help="test numbers per kind (scan, canvas, photo) measured for the record",
+    )
+    numbers.add_argument("--seed", type=int, default=NUMBER_DEFAULTS.seed)
+    numbers.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
+    numbers.add_argument(
+        "--output",
+        default="models/number_reader.keras",
+        help="reader path; the JSON record goes beside it",
+    )
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
     evaluate.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
@@ -77,9 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
-        return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}[
-            arguments.command
-        ](arguments)
+        return {
+            "train": run_train,
+            "train-numbers": run_train_numbers,
+            "evaluate": run_evaluate,
+            "predict": run_predict,
+        }[arguments.command](arguments)
     except (ValueError, FileNotFoundError) as error:  # DataError, bad flags, missing model
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -141,6 +165,33 @@ def run_train(arguments) -> int:
     print(
         f"test accuracy {result.record['test_accuracy']:.4%} in "
         f"{result.record['duration_s']:.0f} s -> {result.model_path}"
+    )
+    return 0
+
+
+def run_train_numbers(arguments) -> int:
+    from dataclasses import replace
+
+    from .data import load_mnist
+    from .number_training import train_number_reader
+
+    limits = {"examples": (100, 500_000), "epochs": (1, 50), "test_numbers": (10, 100_000)}
+    for name, (low, high) in limits.items():
+        if not low <= getattr(arguments, name) <= high:
+            raise ValueError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}")
+    config = replace(
+        NUMBER_DEFAULTS,
+        examples=arguments.examples,
+        epochs=arguments.epochs,
+        test_numbers=arguments.test_numbers,
+        seed=arguments.seed,
+    )
+    record = train_number_reader(
+        config, load_mnist(arguments.data), Path(arguments.output), report=print
+    )
+    exact = "  ".join(f"{kind} {rate:.1%}" for kind, rate in record["test_exact"].items())
+    print(
+        f"test numbers read exactly: {exact} in {record['duration_s']:.0f} s -> {arguments.output}"
     )
     return 0
 

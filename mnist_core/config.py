@@ -44,6 +44,45 @@ class PreprocessConfig:
 
 
 @dataclass(frozen=True)
+class StripConfig:
+    """A whole number's ink scaled into one strip, the number reader's input."""
+
+    # Half MNIST's resolution: the reader only has to find where each digit is and roughly
+    # what it is (the digit CNN reads each cut digit at full size), and training costs ~4x
+    # less per halving of the side.
+    height: int = 16  # rows of the strip
+    # The number's ink is scaled to this many rows: MNIST's digits are 20 px tall in 28 and a
+    # written number wobbles up and down by a few more.
+    ink_height: int = 12
+    # Columns: 6 digits at that height with wide gaps take ~85; a longer number is scaled
+    # down to fit.
+    width: int = 128
+    margin: int = 2  # empty columns left of the ink
+    frame_px: int = 2  # strip columns per output frame of the reader (one 2x pooling)
+
+
+@dataclass(frozen=True)
+class NumberTrainConfig:
+    """The number reader's training run (defaults: the bundled reader's)."""
+
+    # Numbers composed from MNIST training digits: ~9 min to compose on 2 cores, then ~3 min
+    # an epoch. The bundled reader alone reads 90% of validation numbers (1-7 digits) exactly;
+    # the app's read_number adds the digit model and reads more (README, "Measured").
+    examples: int = 60_000
+    validation: int = 2_000  # composed from the 5,000 training digits kept out of the rest
+    test_numbers: int = 1_000  # per kind, composed from MNIST's test digits, for the record
+    digits: tuple[int, int] = (1, 7)  # shortest and longest number composed
+    # How they are rendered: the composed strip itself (a clean scan), drawn on a browser
+    # canvas, photographed on paper. Photos cost ~20x a canvas to render.
+    kinds: tuple[float, float, float] = (0.25, 0.45, 0.30)
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-3  # peak of a warm-up then cosine schedule
+    workers: int = 2  # processes composing numbers
+    seed: int = 1
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one training run (defaults: the bundled model's run)."""
 

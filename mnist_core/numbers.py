@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
-from .config import PreprocessConfig
+from .config import PreprocessConfig, StripConfig
 from .decode import decode
 from .preprocess import (
     PREPROCESS,
@@ -21,7 +22,10 @@ from .preprocess import (
     is_speck,
     normalise_contrast,
     remove_background,
+    stroke_width,
 )
+
+STRIP = StripConfig()
 
 # Strokes whose column ranges overlap by this share of the narrower one belong to one digit
 # (the bar and body of a 5, the two strokes of a 4).
@@ -32,6 +36,9 @@ MIN_SPLIT_WIDTH = 0.85
 NUMBER_SPECK_RATIO = 0.02
 # A group less tall than this share of the number's digit height is a fragment of a digit.
 FRAGMENT_HEIGHT = 0.45
+# Told how many digits a number holds, a digit may be made of this many neighbouring groups
+# of strokes (a photographed 5 whose bar and body do not meet).
+MAX_JOINED = 2
 
 
 @dataclass(frozen=True)
@@ -42,32 +49,84 @@ class DigitSegment:
     box: tuple[int, int, int, int]  # x, y, width, height in the original image's pixels
 
 
-def segment_number(image, score=None, config: PreprocessConfig = PREPROCESS) -> list[DigitSegment]:
-    """The digits of ``image``, left to right ([] when it holds none).
+@dataclass(frozen=True)
+class NumberInk:
+    """The ink of a written number, at the work size, with its strokes labelled."""
 
-    ``score``, (N, 28, 28) -> (N, 10) probabilities, lets touching digits be cut where the
-    model reads them best; without it a group of strokes is one digit.
-    """
+    ink: np.ndarray  # float32 (H, W), ink high, contrast normalised
+    labels: np.ndarray  # connected strokes (cv2.connectedComponents)
+    count: int  # labels in use, background included
+    kept: list[int]  # ids of the strokes that are not specks
+    to_original: float  # original-image pixels per work-size pixel
+
+
+def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None:
+    """The ink of the number in ``image``, or None when it holds none."""
     decoded = decode(image)
     ink = normalise_contrast(remove_background(ink_map(decoded)), config)
     if ink is None:
-        return []
+        return None
     # Digits of one number differ in ink (a fat 8 beside a thin 1): judge specks by their
-    # shape (is_speck, below), and by area only against a much lower bar than for one digit.
+    # shape (is_speck, when cutting), and by area only against a much lower bar than for
+    # one digit.
     labels, count, kept = ink_components(ink, replace(config, speck_ratio=NUMBER_SPECK_RATIO))
-    scale = decoded.shape[1] / ink.shape[1]  # work size -> original pixels
-    segments = []
     if not kept:
+        return None
+    return NumberInk(ink, labels, count, kept, decoded.shape[1] / ink.shape[1])
+
+
+def segment_number(
+    number, score=None, expected=None, config: PreprocessConfig = PREPROCESS
+) -> list[DigitSegment]:
+    """The digits of a number (an image, or its :class:`NumberInk`), left to right ([] when
+    it holds none).
+
+    ``score``, (N, 28, 28) -> (N, 10) probabilities, lets touching digits be cut where the
+    model reads them best; without it a group of strokes is one digit. ``expected``, (n, 10)
+    probabilities of the n digits a number reader saw, makes the cut have n digits when the
+    strokes allow it, each where the model reads what the reader saw.
+    """
+    if not isinstance(number, NumberInk):
+        number = number_ink(number, config)
+    if number is None:
         return []
-    groups = _group_by_columns(labels, kept)
-    for mask in _digit_groups(groups, labels, count, ink, score, config):
+    ink = number.ink
+    groups = _group_by_columns(number.labels, number.kept)
+    masks = [components_mask(number.labels, number.count, group) for group in groups]
+    segments = []
+    for mask in _digit_masks(masks, ink, score, expected, config):
         if is_speck(mask, ink.shape, config):
             continue
-        left, top, width, height = (int(round(value * scale)) for value in _bounding_box(mask))
-        segments.append(
-            DigitSegment(fit_to_mnist_frame(ink, mask, config), (left, top, width, height))
-        )
+        box = tuple(int(round(value * number.to_original)) for value in _bounding_box(mask))
+        segments.append(DigitSegment(fit_to_mnist_frame(ink, mask, config), box))
     return sorted(segments, key=lambda segment: segment.box[0])
+
+
+def number_strip(number: NumberInk, strip: StripConfig = STRIP, config=PREPROCESS) -> np.ndarray:
+    """The number's ink scaled into the reader's (height, width) float32 strip: its height
+    to ``strip.ink_height`` (or its width to the strip's), left-aligned, centred vertically."""
+    mask = components_mask(number.labels, number.count, number.kept)
+    left, top, width, height = cv2.boundingRect(mask)
+    halo = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+    crop = (number.ink * halo)[top : top + height, left : left + width]
+    scale = min(strip.ink_height / height, (strip.width - 2 * strip.margin) / width)
+    # Thin pen strokes are thickened as for one digit (fit_to_mnist_frame): a 1 px line
+    # shrunk to the strip would fade away.
+    strokes = mask[top : top + height, left : left + width]
+    shortfall = config.min_stroke_px - stroke_width(strokes) * scale
+    if shortfall > 0:
+        radius = int(np.ceil(shortfall / scale / 2))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        crop = cv2.dilate(crop, kernel)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    scaled = cv2.resize(crop, size, interpolation=interpolation)
+    pixels = np.zeros((strip.height, strip.width), np.float32)
+    row = (strip.height - size[1]) // 2
+    pixels[row : row + size[1], strip.margin : strip.margin + size[0]] = np.clip(
+        scaled / max(float(scaled.max()), 1e-6), 0, 1
+    )
+    return pixels
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -95,33 +154,87 @@ def _group_by_columns(labels: np.ndarray, kept: list[int]) -> list[list[int]]:
     return groups
 
 
-def _digit_groups(groups, labels, count, ink, score, config):
-    """Yield one mask per digit: short fragments joined to their neighbour; a group wide
-    enough to hold touching digits is cut the way the model reads most confidently.
+def _digit_masks(masks, ink, score, expected, config):
+    """One mask per digit: short fragments joined to their neighbour; a group wide enough to
+    hold touching digits is cut the way the model reads most confidently. With ``expected``,
+    neighbouring groups may also be joined (a digit whose pen strokes do not meet), and the
+    cut is the most plausible one with as many digits as expected.
 
     Sizes are judged against the number's own digit height (digits of one number are written
     about equally tall)."""
-    masks = [components_mask(labels, count, group) for group in groups]
     boxes = [_bounding_box(mask) for mask in masks]
     heights = np.array([box[3] for box in boxes])
     reference = float(np.median(heights[heights >= 0.5 * heights.max()]))
     masks, boxes = _join_fragments(masks, boxes, reference)
-    for mask, (left, _, width, _) in zip(masks, boxes, strict=True):
-        most = int(width / (0.4 * reference))
-        if width <= MIN_SPLIT_WIDTH * reference or most < 2 or score is None:
-            yield mask
-            continue
-        candidates = [[mask]] + [
-            list(_cut_columns(mask, left, width, pieces)) for pieces in range(2, min(most, 4) + 1)
-        ]
-        yield from max(candidates, key=lambda pieces: _plausibility(pieces, ink, score, config))
+    if score is None:
+        return masks
+    if expected is not None and len(expected):
+        cut = _cut_as_expected(masks, boxes, reference, np.asarray(expected), ink, score, config)
+        if cut is not None:
+            return cut
+    pieces = []
+    for mask, box in zip(masks, boxes, strict=True):
+        ways = [(way, _read(way, ink, score, config)) for way in _ways_to_cut(mask, box, reference)]
+        pieces += max(ways, key=lambda way: _plausibility(way[1]))[0]
+    return pieces
 
 
-def _plausibility(pieces, ink, score, config) -> float:
-    """log P(every piece is the digit the model reads)."""
-    inputs = np.stack([fit_to_mnist_frame(ink, piece, config) for piece in pieces])
-    confidence = score(inputs).max(axis=1)
-    return float(np.log(np.maximum(confidence, 1e-6)).sum())
+def _ways_to_cut(mask, box, reference: float) -> list[list[np.ndarray]]:
+    """The mask whole, then cut into 2, 3, 4 digits as far as its width allows."""
+    left, _, width, _ = box
+    most = int(width / (0.4 * reference))
+    if width <= MIN_SPLIT_WIDTH * reference or most < 2:
+        return [[mask]]
+    return [[mask]] + [
+        list(_cut_columns(mask, left, width, pieces)) for pieces in range(2, min(most, 4) + 1)
+    ]
+
+
+def _cut_as_expected(masks, boxes, reference, expected, ink, score, config):
+    """The most plausible cut into exactly ``len(expected)`` digits, by dynamic programming
+    over runs of up to MAX_JOINED neighbouring groups, each whole or cut; the n-th piece is
+    scored by how likely the model and the reader read the same digit in it. None when no
+    cut has that many digits."""
+    ways = {}  # (first, last) -> the ways to cut the joined run of groups
+    for first in range(len(masks)):
+        for last in range(first, min(first + MAX_JOINED, len(masks))):
+            joined = np.maximum.reduce(masks[first : last + 1])
+            ways[first, last] = _ways_to_cut(joined, _bounding_box(joined), reference)
+    # Every piece of every way in one call of the model: one batch, not hundreds.
+    readings = iter(
+        _read([piece for run in ways.values() for way in run for piece in way], ink, score, config)
+    )
+    runs = {
+        key: [(way, np.stack([next(readings) for _ in way])) for way in run]
+        for key, run in ways.items()
+    }
+    digits = len(expected)
+    # best[i][n]: (score, pieces) for groups [0, i) read as n digits.
+    best = [dict() for _ in range(len(masks) + 1)]
+    best[0][0] = (0.0, [])
+    for stop in range(1, len(masks) + 1):
+        for first in range(max(0, stop - MAX_JOINED), stop):
+            for done, (total, pieces) in best[first].items():
+                for way, reading in runs[first, stop - 1]:
+                    count = done + len(way)
+                    if count > digits:
+                        continue
+                    agreement = (reading * expected[done:count]).sum(axis=1)
+                    candidate = total + _plausibility(agreement[:, None])
+                    if candidate > best[stop].get(count, (-np.inf,))[0]:
+                        best[stop][count] = (candidate, pieces + way)
+    found = best[len(masks)].get(digits)
+    return None if found is None else found[1]
+
+
+def _read(pieces, ink, score, config) -> np.ndarray:
+    """The model's (k, 10) probabilities for k pieces."""
+    return score(np.stack([fit_to_mnist_frame(ink, piece, config) for piece in pieces]))
+
+
+def _plausibility(reading: np.ndarray) -> float:
+    """log P(every piece is the digit read in it)."""
+    return float(np.log(np.maximum(reading.max(axis=1), 1e-6)).sum())
 
 
 def _join_fragments(masks, boxes, reference: float):

@@ -3,7 +3,9 @@
 Each function turns a 28x28 MNIST digit into what a user would hand the app: a drawing on a
 browser canvas (any size, position, stroke width, colour, background) or a phone photo of the
 digit written on paper (uneven light, paper grain, blur, JPEG). They let us measure the whole
-pipeline on inputs whose true label is known. Never used for training.
+pipeline on inputs whose true label is known. The digit model never trains on them; the
+number reader trains on numbers composed from MNIST *training* digits only, and every
+measurement composes from the *test* digits.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def as_paper_scan(image: np.ndarray) -> bytes:
     return png_bytes(255 - image)
 
 
-def number_strip(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def compose_strip(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """MNIST digits side by side as one handwritten number: (28, W) uint8, white on black.
 
     Gaps vary from slightly touching to wide, with a little vertical wobble, as people write.
@@ -154,7 +156,7 @@ def number_canvas(
     digits: list[np.ndarray], rng: np.random.Generator, width: int = 560, height: int = 280
 ) -> np.ndarray:
     """An RGBA canvas (transparent, as st_canvas returns it) with the number drawn on it."""
-    strip = number_strip(digits, rng)
+    strip = compose_strip(digits, rng)
     scale = min(0.8 * height / strip.shape[0], 0.95 * width / strip.shape[1])
     shape = _stroke_shape(strip, int(20 * scale), rng.uniform(8, 22))  # scales by height / 20
     shape = shape[:height, :width]
@@ -165,9 +167,10 @@ def number_canvas(
     return rgba
 
 
-def number_photo(digits: list[np.ndarray], rng: np.random.Generator) -> bytes:
-    """JPEG bytes of a phone photo of the number written in pen on paper."""
-    strip = number_strip(digits, rng)
-    canvas = number_canvas(digits, rng, width=strip.shape[1] * 12, height=strip.shape[0] * 12)
+def number_photo(digits: list[np.ndarray], rng: np.random.Generator, zoom: int = 12) -> bytes:
+    """JPEG bytes of a phone photo of the number written in pen on paper, ``zoom`` times
+    MNIST's scale (12: digits ~250 px tall, as a phone frames a number)."""
+    strip = compose_strip(digits, rng)
+    canvas = number_canvas(digits, rng, width=strip.shape[1] * zoom, height=strip.shape[0] * zoom)
     ink = canvas[..., 3]
     return paper_photo_of_ink(ink.astype(np.float32) / 255, rng)

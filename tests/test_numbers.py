@@ -46,7 +46,7 @@ def test_numbers_drawn_on_a_canvas_are_read_exactly(classifier, sample):
         classifier.read_number(image).text == truth
         for truth, image in composed_numbers(sample, 60, number_canvas)
     ]
-    assert np.mean(results) >= 0.85
+    assert np.mean(results) >= 0.93  # measured 60/60 with the bundled reader, 57/60 without
 
 
 def test_numbers_photographed_on_paper_are_mostly_read_exactly(classifier, sample):
@@ -54,7 +54,7 @@ def test_numbers_photographed_on_paper_are_mostly_read_exactly(classifier, sampl
         classifier.read_number(image).text == truth
         for truth, image in composed_numbers(sample, 40, number_photo)
     ]
-    assert np.mean(results) >= 0.65
+    assert np.mean(results) >= 0.8  # measured 35/40 with the bundled reader, 32/40 without
 
 
 def test_digits_come_left_to_right_with_boxes_inside_the_image(classifier, sample):

@@ -1,0 +1,123 @@
+"""The whole-number reader: a CNN + bidirectional GRU that reads a number's strip (see
+:func:`mnist_core.numbers.number_strip`) as a sequence of frames, trained with CTC.
+
+CTC lets the network learn where one digit ends and the next begins from whole numbers and
+their text alone, so touching and overlapping digits need no cutting rule.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import StripConfig
+
+BLANK = 10  # CTC's "no digit here" class; classes 0-9 are the digits themselves
+
+
+def build_reader(strip: StripConfig = StripConfig()):
+    """(batch, height, width) strips -> (batch, width / frame_px, 11) logits per frame."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((strip.height, strip.width), name="strip")
+    features = layers.Reshape((strip.height, strip.width, 1))(inputs)
+    # One 2x2 pooling sets the frame width (strip.frame_px = 2); the rest fold the rows away.
+    for filters, pool in ((16, (2, 2)), (32, (2, 1)), (64, (2, 1)), (64, (2, 1))):
+        features = layers.Conv2D(filters, 3, padding="same", use_bias=False)(features)
+        features = layers.BatchNormalization(momentum=0.9)(features)
+        features = layers.ReLU()(features)
+        features = layers.MaxPooling2D(pool)(features)
+    frames = strip.width // strip.frame_px
+    features = layers.Permute((2, 1, 3))(features)  # (frames, rows, channels)
+    features = layers.Reshape((frames, -1))(features)
+    features = layers.Dense(96, activation="relu")(features)
+    # Each frame looks at its neighbours: which stroke belongs to which digit is decided by
+    # the context two or three digits wide.
+    for _ in range(2):
+        features = layers.Conv1D(96, 3, padding="same", activation="relu")(features)
+    features = layers.Dropout(0.2)(features)
+    logits = layers.Dense(BLANK + 1, name="frame_logits")(features)
+    return keras.Model(inputs, logits, name="number_reader")
+
+
+def ctc_loss(labels, logits):
+    """labels: (batch, max_digits) digits padded with -1."""
+    import keras
+
+    labels = keras.ops.cast(labels, "int32")
+    lengths = keras.ops.sum(keras.ops.cast(labels >= 0, "int32"), axis=1)
+    frames = keras.ops.full((keras.ops.shape(logits)[0],), keras.ops.shape(logits)[1], "int32")
+    return keras.ops.ctc_loss(
+        keras.ops.maximum(labels, 0), logits, lengths, frames, mask_index=BLANK
+    )
+
+
+@dataclass(frozen=True)
+class ReadDigit:
+    """One digit of a read number: where the reader saw it and how sure it is."""
+
+    probabilities: np.ndarray  # (10,) the peak frame's digit probabilities, renormalised
+    frames: tuple[int, int]  # first and last frame of its run of frames
+    peak: int  # the frame where it is most probable
+
+
+def greedy_read(logits: np.ndarray) -> list[ReadDigit]:
+    """Best path decoding of one strip's (frames, 11) logits: the most probable class per
+    frame, repeats merged, blanks dropped."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    best = probabilities.argmax(axis=1)
+    digits, start = [], 0
+    for frame in range(1, len(best) + 1):
+        if frame < len(best) and best[frame] == best[start]:
+            continue
+        if best[start] != BLANK:
+            run = probabilities[start:frame, best[start]]
+            peak = start + int(run.argmax())
+            digit_probabilities = probabilities[peak, :BLANK] / probabilities[peak, :BLANK].sum()
+            digits.append(ReadDigit(digit_probabilities, (start, frame - 1), peak))
+        start = frame
+    return digits
+
+
+BUNDLED_READER = Path(__file__).resolve().parent.parent / "models" / "number_reader.keras"
+
+
+class NumberReader:
+    """A trained reader: a number's strip -> the digits it sees, left to right."""
+
+    def __init__(self, model, path: Path | None = None):
+        import tensorflow as tf
+
+        self.model, self.path = model, path
+        self.strip = StripConfig()
+        # One traced graph: Keras' layer-by-layer eager call costs ~70 ms a strip, the graph
+        # a few ms. Thread-safe, as the app's sessions share one reader.
+        self._logits = tf.function(
+            lambda strips: model(strips, training=False),
+            input_signature=[tf.TensorSpec((None, self.strip.height, self.strip.width))],
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> NumberReader:
+        """Load a reader (default: the bundled one) with ``safe_mode=True``."""
+        import keras
+
+        path = Path(path) if path is not None else BUNDLED_READER
+        if not path.is_file():
+            raise FileNotFoundError(f"no number reader at {path}")
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+        reader = cls(model, path)
+        if tuple(model.input_shape[1:]) != (reader.strip.height, reader.strip.width):
+            raise ValueError(f"{path} is not a number reader: input {model.input_shape}")
+        return reader
+
+    def read(self, pixels: np.ndarray) -> list[ReadDigit]:
+        """The digits seen in one (height, width) strip."""
+        logits = self._logits(np.asarray(pixels, np.float32)[None])
+        return greedy_read(np.asarray(logits)[0])
