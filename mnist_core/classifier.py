@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InvalidImageError
 from .fast_forward import FastForward
-from .number_reader import NumberReader
+from .number_reader import NumberReader, greedy_read, log_likelihood
 from .numbers import number_ink, number_strip, segment_number
 from .preprocess import to_mnist
 
@@ -150,14 +150,10 @@ class DigitClassifier:
         number = number_ink(image)
         if number is None:
             return NumberReading("", [], 0.0)
-        seen = self.reader.read(number_strip(number)) if self.reader else None
-        expected = np.stack([digit.probabilities for digit in seen]) if seen else None
-        segments = segment_number(number, self.probabilities, expected)
+        segments = segment_number(number, self.probabilities)
         probabilities = self._probabilities_of(segments)
-        if seen and len(seen) == len(segments):
-            # The reader (the whole number at half resolution) and the digit model (each cut
-            # digit at full size) err on different inputs: trust what both find likely.
-            probabilities = probabilities * expected
+        if self.reader is not None:
+            segments, probabilities = self._weigh_with_reader(number, segments, probabilities)
         if not segments:
             return NumberReading("", [], 0.0)
         digits = [
@@ -169,6 +165,33 @@ class DigitClassifier:
             digits,
             float(np.prod([digit.confidence for digit in digits])),
         )
+
+    def _weigh_with_reader(self, number, segments, probabilities):
+        """The reader's cut (as many digits as it saw, each where the model reads what the
+        reader saw) against the rules' cut, each scored by both networks: the reader's
+        probability of the whole text (CTC, over every alignment) times the model's of each
+        cut digit. The reader and the model err on different inputs (the whole number at half
+        resolution; each digit alone at full size): the reading both find likely wins."""
+        logits = self.reader.logits(number_strip(number))
+        seen = greedy_read(logits)
+        candidates = [(segments, probabilities, probabilities)]  # cut, model's, combined
+        if seen:
+            expected = np.stack([digit.probabilities for digit in seen])
+            guided = segment_number(number, self.probabilities, expected)
+            own = self._probabilities_of(guided)
+            both = own * expected if len(guided) == len(seen) else own
+            candidates.append((guided, own, both))
+
+        def joint(candidate) -> float:
+            cut, own, both = candidate
+            if not cut:
+                return -np.inf
+            text = both.argmax(axis=1)
+            mine = own[np.arange(len(cut)), text]
+            return log_likelihood(logits, text) + float(np.log(np.maximum(mine, 1e-9)).sum())
+
+        cut, _, both = max(candidates, key=joint)
+        return cut, both
 
     def _probabilities_of(self, segments) -> np.ndarray:
         if not segments:

@@ -85,6 +85,26 @@ def greedy_read(logits: np.ndarray) -> list[ReadDigit]:
     return digits
 
 
+def log_likelihood(logits: np.ndarray, digits) -> float:
+    """log P(the strip reads exactly ``digits``) under CTC: the sum over every alignment of
+    the digits to the frames (the forward algorithm), so any text can be weighed, not only
+    the reader's own best one."""
+    log_probabilities = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities -= np.log(np.exp(log_probabilities).sum(axis=1, keepdims=True))
+    states = np.full(2 * len(digits) + 1, BLANK)  # blank, d1, blank, d2, ..., blank
+    states[1::2] = digits
+    # A state may be entered from two back when it is a digit unlike the one two back.
+    skip = np.zeros(len(states), bool)
+    skip[2:] = (states[2:] != BLANK) & (states[2:] != states[:-2])
+    alpha = np.full(len(states), -np.inf)
+    alpha[:2] = log_probabilities[0, states[:2]]
+    for frame in log_probabilities[1:]:
+        one_back = np.concatenate([[-np.inf], alpha[:-1]])
+        two_back = np.where(skip, np.concatenate([[-np.inf, -np.inf], alpha[:-2]]), -np.inf)
+        alpha = np.logaddexp(np.logaddexp(alpha, one_back), two_back) + frame[states]
+    return float(np.logaddexp(alpha[-1], alpha[-2]) if len(states) > 1 else alpha[-1])
+
+
 BUNDLED_READER = Path(__file__).resolve().parent.parent / "models" / "number_reader.keras"
 
 
@@ -117,7 +137,10 @@ class NumberReader:
             raise ValueError(f"{path} is not a number reader: input {model.input_shape}")
         return reader
 
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        """(frames, 11) logits for one (height, width) strip."""
+        return np.asarray(self._logits(np.asarray(pixels, np.float32)[None]))[0]
+
     def read(self, pixels: np.ndarray) -> list[ReadDigit]:
         """The digits seen in one (height, width) strip."""
-        logits = self._logits(np.asarray(pixels, np.float32)[None])
-        return greedy_read(np.asarray(logits)[0])
+        return greedy_read(self.logits(pixels))
