@@ -23,10 +23,13 @@ import numpy as np
 from .augment import augment_batch
 from .config import TRAIN_LIMITS, TrainConfig, TrainResources
 from .data import load_mnist
-from .preprocess import to_mnist
+from .preprocess import DECODE, PREPROCESS, to_mnist
 
 CACHE_DIR = Path(os.environ.get("MNIST_CACHE", Path.home() / ".cache" / "mnist_core"))
-_PREPROCESS_SOURCES = ("preprocess.py", "decode.py", "config.py")
+# What the cached preprocessed digits depend on: the code of the one preprocessing path and
+# the values of its two configs (not the whole of config.py: an edit to, say, the training
+# defaults must not cost a 60,000-digit rebuild).
+_PREPROCESS_SOURCES = ("preprocess.py", "decode.py")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ def preprocess_images(images: np.ndarray, checksum: str | None = None) -> np.nda
         source_hash = hashlib.sha256()
         for name in _PREPROCESS_SOURCES:
             source_hash.update((Path(__file__).parent / name).read_bytes())
+        source_hash.update(repr((PREPROCESS, DECODE)).encode())
         cache = CACHE_DIR / f"{checksum[:16]}-{len(images)}-{source_hash.hexdigest()[:16]}.npy"
         if cache.is_file():
             return np.load(cache)

@@ -476,3 +476,20 @@ def test_background_training_gives_tensorflow_one_thread_of_each_kind():
         timeout=300,
     )
     assert probe.stdout.split() == ["1", "1"], probe.stderr
+
+
+def test_the_preprocessing_cache_is_reused_and_keyed_by_preprocessing_values(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from mnist_core import train as train_module
+
+    monkeypatch.setattr(train_module, "CACHE_DIR", tmp_path)
+    digits = np.load(ROOT / "tests" / "data" / "mnist_sample.npz")["x_test"][:20]
+    first = train_module.preprocess_images(digits, "a" * 64)
+    (cached,) = tmp_path.iterdir()
+    np.testing.assert_array_equal(train_module.preprocess_images(digits, "a" * 64), first)
+    assert list(tmp_path.iterdir()) == [cached]
+    changed = replace(train_module.PREPROCESS, min_stroke_px=3.0)
+    monkeypatch.setattr(train_module, "PREPROCESS", changed)
+    train_module.preprocess_images(digits, "a" * 64)
+    assert len(list(tmp_path.iterdir())) == 2  # another preprocessing, another cache file
