@@ -51,12 +51,17 @@ def outlined(image: np.ndarray, digits) -> np.ndarray:
     for digit in digits:
         left, top, width, height = digit.box
         cv2.rectangle(rgb, (left, top), (left + width, top + height), (59, 91, 219), thickness)
+        scale = thickness / 2.5
+        (_, text_height), _ = cv2.getTextSize("0", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        gap = 2 * thickness
+        # Above the box, or just inside its top when the box touches the image's top edge.
+        baseline = top - gap if top - gap - text_height >= 0 else top + gap + text_height
         cv2.putText(
             rgb,
             str(digit.digit),
-            (left, max(top - 4 * thickness, 12)),
+            (left + (0 if baseline < top else gap), baseline),
             cv2.FONT_HERSHEY_SIMPLEX,
-            thickness / 2.5,
+            scale,
             (59, 91, 219),
             thickness,
         )

@@ -179,7 +179,9 @@ class DigitClassifier:
             expected = np.stack([digit.probabilities for digit in seen])
             guided = segment_number(number, self.probabilities, expected)
             own = self._probabilities_of(guided)
-            both = own * expected if len(guided) == len(seen) else own
+            # The geometric mean: the product's ranking, without claiming the certainty of
+            # two independent witnesses (the two networks learnt from the same digits).
+            both = np.sqrt(own * expected) if len(guided) == len(seen) else own
             candidates.append((guided, own, both))
 
         def joint(candidate) -> float:
