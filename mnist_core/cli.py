@@ -8,10 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-from .config import BACKGROUND_TRAINING, NumberTrainConfig, TrainConfig, TrainResources
+from .config import (
+    BACKGROUND_TRAINING,
+    NUMBER_TRAIN_LIMITS,
+    NumberTrainConfig,
+    TrainConfig,
+    TrainResources,
+)
 
 DEFAULTS = TrainConfig()
 NUMBER_DEFAULTS = NumberTrainConfig()
+DATA_HELP = "MNIST .npz (default: $MNIST_DATA, else Keras' download)"
 # The quick preset: a 90-second sanity run that still reads digits well.
 QUICK = {"epochs": 3, "subset": 15_000}
 
@@ -50,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.corrections_oversample,
         help="times each correction is shown per epoch",
     )
-    train.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
+    train.add_argument("--data", help=DATA_HELP)
     train.add_argument(
         "--output",
         default="models/mnist_cnn.keras",
@@ -77,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="test numbers per kind (scan, canvas, photo) measured for the record",
     )
     numbers.add_argument("--seed", type=int, default=NUMBER_DEFAULTS.seed)
-    numbers.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
+    numbers.add_argument("--data", help=DATA_HELP)
     numbers.add_argument(
         "--output",
         default="models/number_reader.keras",
@@ -85,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
-    evaluate.add_argument("--data", help="MNIST .npz (default: $MNIST_DATA, else Keras' download)")
+    evaluate.add_argument("--data", help=DATA_HELP)
     predict = commands.add_parser("predict", help="read the digit in image files")
     predict.add_argument("--model", help="model file (default: the bundled model)")
     predict.add_argument(
@@ -175,8 +182,7 @@ def run_train_numbers(arguments) -> int:
     from .data import load_mnist
     from .number_training import train_number_reader
 
-    limits = {"examples": (100, 500_000), "epochs": (1, 50), "test_numbers": (10, 100_000)}
-    for name, (low, high) in limits.items():
+    for name, (low, high) in NUMBER_TRAIN_LIMITS.items():
         if not low <= getattr(arguments, name) <= high:
             raise ValueError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}")
     config = replace(

@@ -130,6 +130,8 @@ TRAIN_LIMITS = {
     "subset": (0, 60_000),
     "corrections_oversample": (1, 100),
 }
+# The same for the number reader's training command.
+NUMBER_TRAIN_LIMITS = {"examples": (100, 500_000), "epochs": (1, 50), "test_numbers": (10, 100_000)}
 
 
 @dataclass(frozen=True)

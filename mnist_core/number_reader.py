@@ -1,4 +1,4 @@
-"""The whole-number reader: a CNN + bidirectional GRU that reads a number's strip (see
+"""The whole-number reader: a small CNN that reads a number's strip (see
 :func:`mnist_core.numbers.number_strip`) as a sequence of frames, trained with CTC.
 
 CTC lets the network learn where one digit ends and the next begins from whole numbers and
@@ -58,11 +58,9 @@ def ctc_loss(labels, logits):
 
 @dataclass(frozen=True)
 class ReadDigit:
-    """One digit of a read number: where the reader saw it and how sure it is."""
+    """One digit of a read number, as sure as the reader is of it."""
 
-    probabilities: np.ndarray  # (10,) the peak frame's digit probabilities, renormalised
-    frames: tuple[int, int]  # first and last frame of its run of frames
-    peak: int  # the frame where it is most probable
+    probabilities: np.ndarray  # (10,) its most confident frame's, renormalised over digits
 
 
 def greedy_read(logits: np.ndarray) -> list[ReadDigit]:
@@ -80,7 +78,7 @@ def greedy_read(logits: np.ndarray) -> list[ReadDigit]:
             run = probabilities[start:frame, best[start]]
             peak = start + int(run.argmax())
             digit_probabilities = probabilities[peak, :BLANK] / probabilities[peak, :BLANK].sum()
-            digits.append(ReadDigit(digit_probabilities, (start, frame - 1), peak))
+            digits.append(ReadDigit(digit_probabilities))
         start = frame
     return digits
 

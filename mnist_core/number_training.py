@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,11 +105,13 @@ def train_number_reader(
         0.0, steps, warmup_target=config.learning_rate, warmup_steps=steps // 10
     )
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=ctc_loss)
+    # Converted once: 60,000 float strips are ~0.5 GB, not to be rebuilt every epoch.
+    x_fit, y_fit = x_fit.astype(np.float32) / 255, y_fit.astype(np.int32)
     history = []
     for epoch in range(1, config.epochs + 1):
         logs = model.fit(
-            x_fit.astype(np.float32) / 255,
-            y_fit.astype(np.int32),
+            x_fit,
+            y_fit,
             batch_size=config.batch_size,
             epochs=1,
             shuffle=True,
@@ -126,7 +128,7 @@ def train_number_reader(
             raise ValueError("training diverged (loss is not finite); nothing was saved")
     test = {}
     for kind in ("scan", "canvas", "photo"):
-        only = NumberTrainConfig(**{**asdict(config), "kinds": _only(kind)})
+        only = replace(config, kinds=_only(kind))
         x_test, y_test = compose(
             data.x_test, data.y_test, config.test_numbers, config.seed + 2, only
         )

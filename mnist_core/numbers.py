@@ -18,10 +18,12 @@ from .preprocess import (
     components_mask,
     fit_to_mnist_frame,
     ink_components,
+    ink_crop,
     ink_map,
     is_speck,
     normalise_contrast,
     remove_background,
+    scaled_ink,
     stroke_width,
 )
 
@@ -106,26 +108,20 @@ def number_strip(number: NumberInk, strip: StripConfig = STRIP, config=PREPROCES
     """The number's ink scaled into the reader's (height, width) float32 strip: its height
     to ``strip.ink_height`` (or its width to the strip's), left-aligned, centred vertically."""
     mask = components_mask(number.labels, number.count, number.kept)
-    left, top, width, height = cv2.boundingRect(mask)
-    halo = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
-    crop = (number.ink * halo)[top : top + height, left : left + width]
+    crop, strokes = ink_crop(number.ink, mask)
+    height, width = crop.shape
     scale = min(strip.ink_height / height, (strip.width - 2 * strip.margin) / width)
     # Thin pen strokes are thickened as for one digit (fit_to_mnist_frame): a 1 px line
     # shrunk to the strip would fade away.
-    strokes = mask[top : top + height, left : left + width]
     shortfall = config.min_stroke_px - stroke_width(strokes) * scale
     if shortfall > 0:
         radius = int(np.ceil(shortfall / scale / 2))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         crop = cv2.dilate(crop, kernel)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    scaled = cv2.resize(crop, size, interpolation=interpolation)
+    scaled = scaled_ink(crop, scale)
     pixels = np.zeros((strip.height, strip.width), np.float32)
-    row = (strip.height - size[1]) // 2
-    pixels[row : row + size[1], strip.margin : strip.margin + size[0]] = np.clip(
-        scaled / max(float(scaled.max()), 1e-6), 0, 1
-    )
+    row = (strip.height - scaled.shape[0]) // 2
+    pixels[row : row + scaled.shape[0], strip.margin : strip.margin + scaled.shape[1]] = scaled
     return pixels
 
 

@@ -217,14 +217,10 @@ def stroke_width(mask: np.ndarray) -> float:
 
 def fit_to_mnist_frame(ink: np.ndarray, mask: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """Crop the digit, fit its longer side to the 20 px box, centre it by mass in 28x28."""
-    left, top, box_width, box_height = cv2.boundingRect(mask)
-    bottom, right = top + box_height, left + box_width
-    # Keep the soft edges around the strokes but nothing from dropped specks.
-    halo = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
-    digit = (ink * halo)[top:bottom, left:right]
+    digit, strokes = ink_crop(ink, mask)
     height, width = digit.shape
     scale = config.box_side / max(height, width)
-    width_after = stroke_width(mask[top:bottom, left:right]) * scale
+    width_after = stroke_width(strokes) * scale
     if width_after < config.min_stroke_px:
         radius = int(np.ceil((config.min_stroke_px / scale - width_after / scale) / 2))
         digit = np.pad(digit, radius)
@@ -232,11 +228,25 @@ def fit_to_mnist_frame(ink: np.ndarray, mask: np.ndarray, config: PreprocessConf
         digit = cv2.dilate(digit, kernel)
         height, width = digit.shape
         scale = config.box_side / max(height, width)
+    return _centre_by_mass(scaled_ink(digit, scale), config.out_side)
+
+
+def ink_crop(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink inside ``mask``'s bounding box, and the mask cropped alike. The soft edges
+    around the strokes are kept, but nothing from dropped specks."""
+    left, top, width, height = cv2.boundingRect(mask)
+    halo = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+    box = (slice(top, top + height), slice(left, left + width))
+    return (ink * halo)[box], mask[box]
+
+
+def scaled_ink(ink: np.ndarray, scale: float) -> np.ndarray:
+    """``ink`` resized by ``scale`` (area-averaged when shrinking), its peak stretched to 1."""
+    height, width = ink.shape
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    boxed = cv2.resize(digit, size, interpolation=interpolation)
-    boxed = np.clip(boxed / max(float(boxed.max()), 1e-6), 0, 1)
-    return _centre_by_mass(boxed, config.out_side)
+    resized = cv2.resize(ink, size, interpolation=interpolation)
+    return np.clip(resized / max(float(resized.max()), 1e-6), 0, 1)
 
 
 def _centre_by_mass(boxed: np.ndarray, side: int) -> np.ndarray:
