@@ -429,11 +429,15 @@ import os, threading, time
 from pathlib import Path
 from mnist_core.cli import lower_priority
 threading.Thread(target=time.sleep, args=(5,), daemon=True).start()  # a pool started earlier
-group = Path("/proc/self/autogroup")
-before = group.read_text().split()[-1] if group.exists() else "none"
+def group_nice():
+    # "/autogroup-12 nice 0"; empty or absent where the kernel has autogroups off
+    group = Path("/proc/self/autogroup")
+    words = group.read_text().split() if group.exists() else []
+    return words[-1] if words else "none"
+before = group_nice()
 lower_priority(19)
 nices = {os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in Path("/proc/self/task").iterdir()}
-after = group.read_text().split()[-1] if group.exists() else "none"
+after = group_nice()
 print(",".join(map(str, sorted(nices))), before, after)
 """
 
