@@ -88,7 +88,7 @@ def live_run(run_id: str) -> None:
         )
     if is_admin() and st.button("Cancel training", key="retrain_cancel"):
         jobs().cancel(run_id)
-        st.toast("Cancelling: the run stops after its current batch.")
+        st.toast("Training cancelled; the active model is unchanged.")
     curves(progress.get("history", []))
 
 
