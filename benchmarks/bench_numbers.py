@@ -45,16 +45,18 @@ def failure_kind(truth: str, text: str) -> str:
 
 def measure(classifier, images, labels, count: int, render, seed: int, show: int) -> None:
     kinds, by_length, shown = Counter(), Counter(), 0
-    started = time.perf_counter()
+    reading_s = 0.0  # rendering the numbers is not counted
     for truth, image in composed_numbers(images, labels, count, render, seed):
+        started = time.perf_counter()
         text = classifier.read_number(image).text
+        reading_s += time.perf_counter() - started
         kind = failure_kind(truth, text)
         kinds[kind] += 1
         by_length[len(truth), kind == "exact"] += 1
         if kind != "exact" and shown < show:
             print(f"    {truth} read as {text or '(nothing)'}")
             shown += 1
-    seconds = (time.perf_counter() - started) / count
+    seconds = reading_s / count
     lengths = "  ".join(
         f"{n}: {by_length[n, True] / max(1, by_length[n, True] + by_length[n, False]):.0%}"
         for n in range(2, 7)

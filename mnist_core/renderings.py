@@ -18,26 +18,68 @@ from PIL import Image
 
 
 def _stroke_shape(digit: np.ndarray, height: int, stroke_px: float) -> np.ndarray:
-    """The digit's shape at ``height`` px tall, strokes about ``stroke_px`` wide (float 0..1)."""
-    scale = height / 20.0  # MNIST digits are ~20 px tall
-    big = cv2.resize(
+    """The digit at ``height`` px tall as a pen of ``stroke_px`` draws it (float 0..1)."""
+    shape = _pen_strokes(digit, height / 20.0, stroke_px)  # MNIST digits are ~20 px tall
+    # Anti-aliased edge, as a browser draws it.
+    return cv2.GaussianBlur(shape.astype(np.float32), (3, 3), 0.8)
+
+
+def _resized(digit: np.ndarray, scale: float) -> np.ndarray:
+    return cv2.resize(
         digit.astype(np.float32) / max(float(digit.max()), 1),
         None,
         fx=scale,
         fy=scale,
         interpolation=cv2.INTER_CUBIC,
     )
-    shape = (big > 0.5).astype(np.uint8)
-    # MNIST strokes are ~2.5 px, so ~2.5*scale here: erode or dilate towards the wanted width.
-    change = int(round((stroke_px - 2.5 * scale) / 2))
-    if change:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(change) + 1,) * 2)
-        operation = cv2.dilate if change > 0 else cv2.erode
-        thinned = operation(shape, kernel)
-        if thinned.sum() > 0.3 * shape.sum() or change > 0:
-            shape = thinned
-    # Anti-aliased edge, as a browser draws it.
-    return cv2.GaussianBlur(shape.astype(np.float32), (3, 3), 0.8)
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+
+
+def _pen_strokes(digit: np.ndarray, scale: float, stroke_px: float) -> np.ndarray:
+    """The digit drawn at ``scale`` with a pen ``stroke_px`` wide (uint8 0/1): its centre
+    lines at the pen's width, and what is wider than MNIST's usual stroke (a filled loop, a
+    blot) still filled.
+
+    A pen or a finger on a canvas draws every stroke equally wide. Eroding or dilating
+    MNIST's strokes instead changed each by the same amount: thin ones broke or vanished while
+    thick ones stayed blobs, which no pen does (an 8 whose loop opened read 3)."""
+    shape = (_resized(digit, scale) > 0.5).astype(np.uint8)
+    # Centre lines at 8x MNIST (strokes ~20 px: ten thinning passes), then drawn at scale.
+    coarse = min(8.0, scale)
+    lines = _centre_lines((_resized(digit, coarse) > 0.5).astype(np.uint8))
+    lines = cv2.resize(lines.astype(np.float32), shape.shape[::-1])
+    pen = cv2.dilate((lines > 0.2).astype(np.uint8), _disc(int(round(stroke_px / 2))))
+    # MNIST strokes are ~2.5 px wide: thinned by the difference, only blots keep any ink.
+    thinner_by = int(round((2.5 * scale - stroke_px) / 2))
+    return pen | (cv2.erode(shape, _disc(thinner_by)) if thinner_by > 0 else shape)
+
+
+def _centre_lines(shape: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning of a 0/1 image to one-pixel lines that keep its connections."""
+    image = np.pad(shape.astype(bool), 1)
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            # The eight neighbours, clockwise from the one above.
+            p2, p3, p4 = image[:-2, 1:-1], image[:-2, 2:], image[1:-1, 2:]
+            p5, p6, p7 = image[2:, 2:], image[2:, 1:-1], image[2:, :-2]
+            p8, p9 = image[1:-1, :-2], image[:-2, :-2]
+            ring = [p2, p3, p4, p5, p6, p7, p8, p9, p2]
+            count = sum(neighbour.astype(np.uint8) for neighbour in ring[:8])
+            rises = sum((~a & b).astype(np.uint8) for a, b in zip(ring, ring[1:], strict=False))
+            if step == 0:
+                keep_corner = ~(p2 & p4 & p6) & ~(p4 & p6 & p8)
+            else:
+                keep_corner = ~(p2 & p4 & p8) & ~(p2 & p6 & p8)
+            remove = image[1:-1, 1:-1] & (count >= 2) & (count <= 6) & (rises == 1) & keep_corner
+            if remove.any():
+                image[1:-1, 1:-1] &= ~remove
+                changed = True
+    return image[1:-1, 1:-1]
 
 
 def canvas_drawing(
@@ -130,35 +172,44 @@ def as_paper_scan(image: np.ndarray) -> bytes:
 
 
 def compose_strip(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """MNIST digits side by side as one handwritten number: (28, W) uint8, white on black.
+    """MNIST digits side by side as one handwritten number: (32, W) uint8, white on black.
 
     Gaps vary from slightly touching to wide, with a little vertical wobble, as people write.
     """
+    return np.max(_composed_layers(digits, rng), axis=0)
+
+
+def _composed_layers(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """(n, 32, W) uint8: each digit of :func:`compose_strip` on a layer of its own."""
     crops = []
     for digit in digits:
         cols = np.flatnonzero(digit.max(axis=0) > 0)
         crops.append(digit[:, cols[0] : cols[-1] + 1] if len(cols) else digit)
     gaps = rng.integers(-1, 7, size=len(crops))  # -1: strokes touch
     width = sum(crop.shape[1] for crop in crops) + int(gaps[1:].sum()) + 8
-    strip = np.zeros((32, max(width, 28)), np.uint8)
+    layers = np.zeros((len(crops), 32, max(width, 28)), np.uint8)
     left = 4
     for index, crop in enumerate(crops):
         if index:
             left += int(gaps[index])
         top = int(rng.integers(0, 5))
-        region = strip[top : top + 28, left : left + crop.shape[1]]
-        np.maximum(region, crop[:, : region.shape[1]], out=region)
+        region = layers[index, top : top + 28, left : left + crop.shape[1]]
+        region[:] = crop[:, : region.shape[1]]
         left += crop.shape[1]
-    return strip
+    return layers
 
 
 def number_canvas(
     digits: list[np.ndarray], rng: np.random.Generator, width: int = 560, height: int = 280
 ) -> np.ndarray:
     """An RGBA canvas (transparent, as st_canvas returns it) with the number drawn on it."""
-    strip = compose_strip(digits, rng)
-    scale = min(0.8 * height / strip.shape[0], 0.95 * width / strip.shape[1])
-    shape = _stroke_shape(strip, int(20 * scale), rng.uniform(8, 22))  # scales by height / 20
+    layers = _composed_layers(digits, rng)
+    scale = min(0.8 * height / layers.shape[1], 0.95 * width / layers.shape[2])
+    stroke_px = rng.uniform(8, 22)
+    # One digit at a time: a stroke kept whole (see _thinned_whole) is judged within its digit.
+    shape = np.max(
+        [_stroke_shape(layer, int(20 * scale), stroke_px) for layer in layers], axis=0
+    )  # scales by height / 20
     shape = shape[:height, :width]
     rgba = np.zeros((height, width, 4), np.uint8)
     top = int(rng.integers(0, height - shape.shape[0] + 1))

@@ -57,6 +57,26 @@ def test_numbers_photographed_on_paper_are_mostly_read_exactly(classifier, sampl
     assert np.mean(results) >= 0.8  # measured 35/40 with the bundled reader, 32/40 without
 
 
+def test_a_thin_pen_never_breaks_a_rendered_digit(sample):
+    """The renderings thin MNIST's strokes to the pen's width; where a stroke was already
+    thinner, it must stay whole, not vanish (a 7 without its bar would be a wrong truth)."""
+    import cv2
+
+    def pieces(alpha):
+        ink = (alpha > 127).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        return int((stats[1:, cv2.CC_STAT_AREA] >= 0.01 * ink.sum()).sum())
+
+    for seed, digit in enumerate(sample["x_test"][:40]):
+        # The same size and place twice: MNIST's own stroke width (2.5 px at 20 px tall), and a
+        # pen far thinner than that at this size.
+        height = int(np.random.default_rng(seed).uniform(0.35, 0.9) * 560)
+        as_written = canvas_drawing(digit, np.random.default_rng(seed), 560, 2.5 * height / 20)
+        thin = canvas_drawing(digit, np.random.default_rng(seed), 560, stroke_px=8)
+        assert 0 < (thin[..., 3] > 127).sum() < (as_written[..., 3] > 127).sum()
+        assert pieces(thin[..., 3]) <= pieces(as_written[..., 3]), f"digit {seed} broke apart"
+
+
 def test_digits_come_left_to_right_with_boxes_inside_the_image(classifier, sample):
     image = number_canvas(
         [sample["x_test"][0], sample["x_test"][1], sample["x_test"][2]], np.random.default_rng(0)
