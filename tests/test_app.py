@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import sys
 import types
 from pathlib import Path
@@ -78,6 +79,12 @@ def test_draw_page_reads_an_injected_drawing(sample, position):
     app = run_app(drawing)
     assert not app.exception
     assert prediction_metric(app)[0].value == str(label)
+    # The ten probabilities are drawn as bars, the read digit's the highest and labelled.
+    (bars,) = [
+        html.proto.body for html in app.get("html") if "Probability of each" in html.proto.body
+    ]
+    heights = [float(height) for height in re.findall(r"height:([\d.]+)%;background", bars)]
+    assert len(heights) == 10 and int(np.argmax(heights)) == label
 
 
 def test_clear_empties_the_canvas_and_removes_the_prediction(sample):
