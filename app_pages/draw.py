@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 import streamlit as st
@@ -17,9 +19,12 @@ EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
 
 
 def clear_canvas() -> None:
-    # A new key mounts a blank canvas. As a callback it runs before the script, so the click
-    # costs one run, not a run and a rerun.
+    # The canvas empties in place when its initial drawing changes, and stays mounted: a new
+    # key mounted a new canvas after the run, and strokes drawn before it listened were lost.
+    # Until it sends its blank state, what it sent last is stale. As a callback this runs
+    # before the script: the click costs one run, not a run and a rerun.
     st.session_state["draw_canvas_generation"] += 1
+    st.session_state["draw_stale"] = st.session_state.get("draw_last_sent")
 
 
 def canvas_image(width: int):
@@ -33,11 +38,17 @@ def canvas_image(width: int):
         height=CANVAS_HEIGHT,
         width=width,
         drawing_mode="freedraw",
+        initial_drawing={"objects": [], "cleared": generation},
         return_image_data=True,
-        key=f"draw_canvas_{generation}_{width}",
+        key=f"draw_canvas_{width}",
     )
     st.button("Clear the canvas", key="draw_clear", on_click=clear_canvas)
-    return result.image_data
+    image = result.image_data
+    sent = None if image is None else hashlib.sha1(image.tobytes()).hexdigest()
+    st.session_state["draw_last_sent"] = sent
+    if sent is not None and sent == st.session_state.get("draw_stale"):
+        return None  # cleared; the blank canvas has not reported yet
+    return image
 
 
 def outlined(image: np.ndarray, digits) -> np.ndarray:

@@ -55,9 +55,8 @@ PX_PER_MOUSE_EVENT = 15
 POLL_MS = 20  # a timer, not requestAnimationFrame: polling must not make idle tabs repaint
 TIMEOUT_MS = 60_000  # a prediction or a cleared canvas later than this is an error
 QUIET_MS = 300  # after the script is idle, a component may still ask for one more run
-# The drawing layer of a canvas not drawn on yet (Playwright's CSS engine pierces the
-# component's shadow DOM); clear() marks the one it leaves.
-FRESH_CANVAS = "canvas.upper-canvas:not([data-used])"
+# The canvas' drawing layer (Playwright's CSS engine pierces the component's shadow DOM).
+CANVAS = "canvas.upper-canvas"
 
 
 @dataclass
@@ -132,7 +131,7 @@ async def metric(page, shown: bool) -> str | None:
 async def draw(page, digit: int) -> tuple[float, str | None]:
     """Draw ``digit`` with the mouse: (seconds from the pen lifting to a prediction shown, the
     digit shown)."""
-    canvas = page.locator(FRESH_CANVAS).first
+    canvas = page.locator(CANVAS).first
     for points in DIGIT_STROKES[digit]:
         previous, *rest = pen_path(await canvas.bounding_box(), points)
         await page.mouse.move(*previous)
@@ -151,13 +150,9 @@ async def draw(page, digit: int) -> tuple[float, str | None]:
 
 async def clear(page) -> None:
     await idle(page)
-    await page.locator(FRESH_CANVAS).first.evaluate("canvas => { canvas.dataset.used = '1' }")
     await page.get_by_role("button", name="Clear the canvas").click()
+    # The canvas empties in place and keeps listening: the next stroke may follow at once.
     await metric(page, shown=False)
-    # As a user waits to see the blank canvas: a stroke on the old one, or on the new one
-    # before it listens (it mounts after the run, later on a busy machine), would be lost.
-    await page.locator(FRESH_CANVAS).first.wait_for(state="visible", timeout=TIMEOUT_MS)
-    await idle(page)
 
 
 async def evidence(page, name: str) -> None:

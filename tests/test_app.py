@@ -36,14 +36,21 @@ def sample():
     return np.load(SAMPLE)
 
 
-def FakeCanvas(image):
-    """Stands in for the browser component: ``st_canvas`` returns what a user 'drew'.
+def FakeCanvas(image, calls: list | None = None):
+    """Stands in for the browser component: ``st_canvas`` returns what a user 'drew' (and
+    appends its arguments to ``calls``).
 
     The whole module is replaced, since importing the real one outside a Streamlit runtime
     fails before AppTest has registered its front-end assets.
     """
+
+    def st_canvas(**kwargs):
+        if calls is not None:
+            calls.append(kwargs)
+        return mock.Mock(image_data=image, json_data={"objects": []})
+
     module = types.ModuleType("streamlit_drawable_canvas")
-    module.st_canvas = lambda **kwargs: mock.Mock(image_data=image, json_data={"objects": []})
+    module.st_canvas = st_canvas
     return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
 
 
@@ -87,15 +94,31 @@ def test_draw_page_reads_an_injected_drawing(sample, position):
     assert len(heights) == 10 and int(np.argmax(heights)) == label
 
 
-def test_clear_empties_the_canvas_and_removes_the_prediction(sample):
+def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
     drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
-    app = run_app(drawing)
-    with FakeCanvas(None):  # the new canvas is blank
+    calls = []
+    with FakeCanvas(drawing, calls):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        assert prediction_metric(app)
+        # The canvas still reports its last drawing until it has sent its blank state.
         app.button(key="draw_clear").click().run()
     assert not app.exception
-    assert app.session_state["draw_canvas_generation"] == 1
     assert not prediction_metric(app)
     assert any("Draw a digit" in info.value for info in app.info)
+    # The same canvas, told to empty itself: not a new one mounted after the run (strokes
+    # drawn before it listened were lost).
+    before, after = calls[0], calls[-1]
+    assert after["key"] == before["key"]
+    assert after["initial_drawing"]["objects"] == []
+    assert after["initial_drawing"] != before["initial_drawing"]
+    # Its blank state, then a new digit on it, read as usual.
+    with FakeCanvas(None):
+        app.run()
+    assert not prediction_metric(app)
+    label = int(sample["y_test"][5])
+    with FakeCanvas(canvas_drawing(sample["x_test"][5], np.random.default_rng(5))):
+        app.run()
+    assert prediction_metric(app)[0].value == str(label)
 
 
 def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():

@@ -134,6 +134,25 @@ def test_clearing_the_canvas_removes_the_prediction(page):
     assert page.locator('[data-testid="stMetric"]:visible').count() == 0
 
 
+def test_a_digit_drawn_right_after_clear_is_read(page):
+    canvas = page.locator("canvas.upper-canvas").first
+    for points in DIGIT_STROKES[7]:
+        stroke(page, canvas, points)
+    assert shown_prediction(page) == "7"
+    page.get_by_role("button", name="Clear the canvas").click()
+    page.get_by_text("Draw a digit on the canvas").first.wait_for(timeout=30_000)
+    # At once, as a user would: the canvas empties in place, so it is listening already.
+    for points in DIGIT_STROKES[1]:
+        stroke(page, canvas, points)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                 .some(element => element.offsetParent !== null)""",
+        timeout=30_000,
+    )
+    assert shown_prediction(page) == "1"
+    screenshot(page, "draw_after_clear")
+
+
 def test_a_two_digit_number_written_on_the_canvas_is_read(page):
     settle(page)  # a click before the page is interactive is lost
     page.get_by_text("A whole number", exact=True).first.click()
