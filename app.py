@@ -15,6 +15,7 @@ retrain_page = st.Page(
 navigation = st.navigation([draw_page, retrain_page])
 
 classifier, run_id, warning = active_classifier()
+st.session_state["sidebar_model"] = run_id  # fragments compare: see shared.follow_the_active_model
 with st.sidebar:
     st.subheader("Active model")
     record = classifier.record

@@ -9,7 +9,12 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.shared import active_classifier, enlarged, show_prediction
+from app_pages.shared import (
+    active_classifier,
+    enlarged,
+    follow_the_active_model,
+    show_prediction,
+)
 from mnist_core import InvalidImageError
 from mnist_core.decode import ALLOWED_EXTENSIONS, decode
 
@@ -102,6 +107,7 @@ def draw_section() -> None:
     # Looked up on every run of the fragment, which reruns without the page: a model promoted
     # meanwhile reads the next stroke.
     classifier, run_id, _ = active_classifier()
+    follow_the_active_model(run_id)
     mode = (
         st.segmented_control("Read", list(CANVAS_WIDTHS), default="One digit", key="draw_mode")
         or "One digit"

@@ -76,6 +76,14 @@ def active_classifier() -> tuple[DigitClassifier, str, str | None]:
         )
 
 
+def follow_the_active_model(run_id: str) -> None:
+    """Called by a fragment that found ``run_id`` active: when the sidebar names another
+    model (promoted by someone else since this page last ran whole), run the whole page so
+    it names the one that reads."""
+    if st.session_state.get("sidebar_model", run_id) != run_id:
+        st.rerun(scope="app")
+
+
 def model_label(run_id: str) -> str:
     return "Bundled model" if run_id == BUNDLED_ID else f"Run {run_id}"
 

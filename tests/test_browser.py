@@ -34,8 +34,13 @@ def browser_available():
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with streamlit_server(tmp_path_factory.mktemp("app_home")) as url:
+def app_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("app_home")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_home):
+    with streamlit_server(app_home) as url:
         yield url
 
 
@@ -151,6 +156,32 @@ def test_a_digit_drawn_right_after_clear_is_read(page):
     )
     assert shown_prediction(page) == "1"
     screenshot(page, "draw_after_clear")
+
+
+def test_a_model_promoted_elsewhere_is_named_in_the_sidebar_at_the_next_stroke(page, app_home):
+    from test_app_reliability import completed_run
+
+    from mnist_core.registry import BUNDLED_ID, ModelRegistry, RegistryConfig
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    for points in DIGIT_STROKES[7]:
+        stroke(page, page.locator("canvas.upper-canvas").first, points)
+    assert shown_prediction(page) == "7"
+    assert "Bundled model" in sidebar.inner_text()
+    # Another session promotes a run; this one only draws, which reruns the canvas alone.
+    registry = ModelRegistry(RegistryConfig(home=app_home))
+    run_id = completed_run(app_home)
+    registry.promote(run_id)
+    try:
+        page.get_by_role("button", name="Clear the canvas").click()
+        page.get_by_text("Draw a digit on the canvas").first.wait_for(timeout=30_000)
+        for points in DIGIT_STROKES[1]:
+            stroke(page, page.locator("canvas.upper-canvas").first, points)
+        sidebar.get_by_text(f"Run {run_id}").wait_for(timeout=30_000)
+        assert shown_prediction(page) == "1"
+        screenshot(page, "sidebar_follows_promotion")
+    finally:
+        registry.promote(BUNDLED_ID)
 
 
 def test_a_two_digit_number_written_on_the_canvas_is_read(page):
