@@ -2,7 +2,8 @@
 
 Each function turns a 28x28 MNIST digit into what a user would hand the app: a drawing on a
 browser canvas (any size, position, stroke width, colour, background) or a phone photo of the
-digit written on paper (uneven light, paper grain, blur, JPEG). They let us measure the whole
+digit written on paper (uneven light, paper grain, blur, JPEG). Either way the digit is redrawn
+along its centre lines with one pen width, as a pen or a finger draws. They let us measure the whole
 pipeline on inputs whose true label is known. The digit model never trains on them; the
 number reader trains on numbers composed from MNIST *training* digits only, and every
 measurement composes from the *test* digits.

