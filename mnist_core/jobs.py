@@ -119,10 +119,9 @@ class TrainingJobs:
         with self._exclusive():
             # Also a stop request, for a child this process cannot signal (another user's).
             (self.registry.run_dir(run_id) / "cancel").touch()
-            current = read_json(self.current_file) if self.current_file.exists() else None
-            if not current or current.get("run_id") != run_id or self.running() != run_id:
+            if self.running() != run_id:
                 return  # not running: nothing to stop
-            pid = int(current["pid"])
+            pid = int(read_json(self.current_file)["pid"])
             try:
                 os.killpg(pid, signal.SIGKILL)  # its own session: the group is the child's
             except (ProcessLookupError, PermissionError):

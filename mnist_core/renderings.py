@@ -50,7 +50,8 @@ def _pen_strokes(digit: np.ndarray, scale: float, stroke_px: float) -> np.ndarra
     shape = (_resized(digit, scale) > 0.5).astype(np.uint8)
     # Centre lines at 8x MNIST (strokes ~20 px: ten thinning passes), then drawn at scale.
     coarse = min(8.0, scale)
-    lines = _centre_lines((_resized(digit, coarse) > 0.5).astype(np.uint8))
+    outline = shape if coarse == scale else (_resized(digit, coarse) > 0.5).astype(np.uint8)
+    lines = _centre_lines(outline)
     lines = cv2.resize(lines.astype(np.float32), shape.shape[::-1])
     pen = cv2.dilate((lines > 0.2).astype(np.uint8), _disc(int(round(stroke_px / 2))))
     # MNIST strokes are ~2.5 px wide: thinned by the difference, only blots keep any ink.
