@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import NumberReadingConfig
 from .errors import InvalidImageError
 from .fast_forward import FastForward
 from .number_reader import NumberReader, greedy_read, log_likelihood
@@ -61,12 +62,14 @@ class DigitClassifier:
         path: Path | None = None,
         record: dict | None = None,
         reader: NumberReader | None = None,
+        reading: NumberReadingConfig = NumberReadingConfig(),
     ):
         self.model = model
         self.path = path
         self.record = record or {}
         # Whole numbers: found by the reader when there is one, else cut by rules alone.
         self.reader = reader
+        self.reading = reading
         # The numpy path when the architecture allows it (ours and the tutorial's both do).
         self._forward = FastForward.compile(model) or self._keras_forward
 
@@ -170,8 +173,9 @@ class DigitClassifier:
         """The reader's cut (as many digits as it saw, each where the model reads what the
         reader saw) against the rules' cut, each scored by both networks: the reader's
         probability of the whole text (CTC, over every alignment) times the model's of each
-        cut digit. The reader and the model err on different inputs (the whole number at half
-        resolution; each digit alone at full size): the reading both find likely wins."""
+        cut digit, the latter weighed more (``NumberReadingConfig``). The reader and the model
+        err on different inputs (the whole number at half resolution; each digit alone at full
+        size): the reading both find likely wins."""
         logits = self.reader.logits(number_strip(number))
         seen = greedy_read(logits)
         candidates = [(segments, probabilities, probabilities)]  # cut, model's, combined
@@ -190,7 +194,8 @@ class DigitClassifier:
                 return -np.inf
             text = both.argmax(axis=1)
             mine = own[np.arange(len(cut)), text]
-            return log_likelihood(logits, text) + float(np.log(np.maximum(mine, 1e-9)).sum())
+            model = float(np.log(np.maximum(mine, 1e-9)).sum())
+            return log_likelihood(logits, text) + self.reading.digit_model_weight * model
 
         cut, _, both = max(candidates, key=joint)
         return cut, both
