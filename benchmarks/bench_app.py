@@ -131,7 +131,13 @@ async def metric(page, shown: bool) -> str | None:
 async def draw(page, digit: int) -> tuple[float, str | None]:
     """Draw ``digit`` with the mouse: (seconds from the pen lifting to a prediction shown, the
     digit shown)."""
-    canvas = page.locator(CANVAS).first
+    await draw_strokes(page, page.locator(CANVAS).first, digit)
+    lifted = time.perf_counter()
+    read = await metric(page, shown=True)
+    return time.perf_counter() - lifted, read
+
+
+async def draw_strokes(page, canvas, digit: int) -> None:
     for points in DIGIT_STROKES[digit]:
         previous, *rest = pen_path(await canvas.bounding_box(), points)
         await page.mouse.move(*previous)
@@ -143,9 +149,6 @@ async def draw(page, digit: int) -> tuple[float, str | None]:
             await page.mouse.move(*point, steps=steps)
             previous = point
         await page.mouse.up()
-    lifted = time.perf_counter()
-    read = await metric(page, shown=True)
-    return time.perf_counter() - lifted, read
 
 
 async def clear(page) -> None:
@@ -224,6 +227,39 @@ async def load(url: str, sessions: int, strokes: int, groups: dict) -> LoadResul
     return result
 
 
+async def main_thread_s(cdp) -> float:
+    """CPU seconds the tab's main thread has worked so far (scripts, style, layout, paint)."""
+    metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
+    return next(metric["value"] for metric in metrics if metric["name"] == "TaskDuration")
+
+
+async def tab_cost(url: str, strokes: int) -> dict[str, float]:
+    """One tab alone: its main thread's CPU seconds per digit for each step a user takes,
+    drawing the strokes, showing the reading, clearing (the part of the load that is the
+    page's own, whatever the server does)."""
+    spent = {"strokes": [], "reading shown": [], "clear": []}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        context = await browser.new_context(viewport={"width": 1100, "height": 900})
+        page = await open_app(context, url, LoadResult())
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+        for number in range(strokes):
+            if number:
+                before = await main_thread_s(cdp)
+                await clear(page)
+                spent["clear"].append(await main_thread_s(cdp) - before)
+            canvas = page.locator(CANVAS).first
+            before = await main_thread_s(cdp)
+            await draw_strokes(page, canvas, DIGITS[number % len(DIGITS)])
+            lifted = await main_thread_s(cdp)
+            await metric(page, shown=True)
+            spent["strokes"].append(lifted - before)
+            spent["reading shown"].append(await main_thread_s(cdp) - lifted)
+        await browser.close()
+    return {step: float(np.mean(values)) for step, values in spent.items() if values}
+
+
 def run_load(url: str, sessions: int, strokes: int, groups: dict | None = None) -> LoadResult:
     return asyncio.run(load(url, sessions, strokes, groups or {}))
 
@@ -271,6 +307,11 @@ def main() -> None:
                 f"(page load {first.ready_s[0]:.1f} s of it)"
             )
             print(f"server memory after the first prediction: {rss_mb(pid):.0f} MB")
+            cost = asyncio.run(tab_cost(url, arguments.strokes))
+            print(
+                "one tab alone, its main thread's CPU per digit: "
+                + ", ".join(f"{step} {seconds * 1000:.0f} ms" for step, seconds in cost.items())
+            )
             jobs = TrainingJobs(ModelRegistry(RegistryConfig(home=Path(home))), data)
             for count in arguments.sessions:
                 run_id, training_pid = None, []
