@@ -66,11 +66,20 @@ def prediction_metric(app: AppTest):
     return [metric for metric in app.metric if metric.label.startswith("Prediction")]
 
 
+def reading_line(app: AppTest) -> str:
+    """The one-line reading above the canvas (shown on phones, where the answer is below)."""
+    (line,) = [
+        html.proto.body for html in app.get("html") if "draw-reading-line" in html.proto.body
+    ]
+    return line
+
+
 def test_draw_page_renders_an_invitation_when_the_canvas_is_empty():
     app = run_app()
     assert not app.exception
     assert not prediction_metric(app)
     assert any("Draw a digit" in info.value for info in app.info)
+    assert "its reading appears here" in reading_line(app)
 
 
 def test_sidebar_names_the_active_model():
@@ -92,6 +101,7 @@ def test_draw_page_reads_an_injected_drawing(sample, position):
     ]
     heights = [float(height) for height in re.findall(r"height:([\d.]+)%;background", bars)]
     assert len(heights) == 10 and int(np.argmax(heights)) == label
+    assert f"Read: <b>{label} (" in reading_line(app)
 
 
 def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):

@@ -95,7 +95,41 @@ def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
         timeout=30_000,
     )
     assert shown_prediction(page) == str(digit)
+    # The answer is in view beside the canvas: the phone's reading line stays hidden.
+    assert not page.locator(".draw-reading-line").is_visible()
     screenshot(page, f"draw_{digit}")
+
+
+def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays_put(
+    browser, app_url
+):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    phone = context.new_page()
+    phone.goto(app_url)
+    canvas = phone.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=90_000)
+    settle(phone)
+    line = phone.locator(".draw-reading-line")
+    assert "its reading appears here" in line.inner_text()
+    before = canvas.bounding_box()
+    for points in DIGIT_STROKES[7]:
+        stroke(phone, canvas, points)
+    phone.wait_for_function(
+        "() => document.querySelector('.draw-reading-line')?.innerText.includes('Read:')",
+        timeout=30_000,
+    )
+    settle(phone)
+    # The full answer is below the canvas on a phone; this line says it where the eye is.
+    assert line.inner_text().startswith("Read: 7 (")
+    shown = line.bounding_box()
+    assert shown is not None and 0 <= shown["y"] and shown["y"] + shown["height"] <= 844
+    # A canvas that moved between strokes would misplace the next stroke of a 4 or a 7.
+    assert canvas.bounding_box()["y"] == before["y"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=ARTIFACTS / "draw_phone.png")
+    context.close()
 
 
 def test_an_uploaded_png_is_read(page, tmp_path):
