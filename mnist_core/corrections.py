@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from .decode import decode
 from .registry import RegistryConfig
 
 ORIGINAL_SIDE = 512  # originals are stored at most this large: enough to see, cheap to keep
+BUSY_TIMEOUT_S = 30  # how long a write waits for another session's before it gives up
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,6 +55,24 @@ def default_path() -> Path:
     )
 
 
+def _use_write_ahead_log(connection: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, which the file then keeps.
+
+    Switching needs the file to itself, and SQLite fails at once rather than wait (the busy
+    timeout does not cover it): sessions opening a new store together would lose writes to
+    "database is locked". So switch only when not yet in WAL, and retry while others hold it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return  # switched; or a file system without WAL keeps the (safe) rollback journal
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class CorrectionStore:
     """Thread- and process-safe store; every call opens its own connection."""
 
@@ -61,8 +81,8 @@ class CorrectionStore:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        _use_write_ahead_log(connection)
         connection.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; WAL-safe
         connection.execute(_SCHEMA)
         return connection
