@@ -21,6 +21,8 @@ from mnist_core.decode import ALLOWED_EXTENSIONS, decode
 CANVAS_HEIGHT = 280  # fits a 360 px phone screen beside Streamlit's margins
 CANVAS_WIDTHS = {"One digit": 280, "A whole number": 560}  # the wide one scrolls on phones
 EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
+WAITING_FOR_DIGIT = "Draw a digit: its reading appears here."
+WAITING_FOR_NUMBER = "Write a number: its reading appears here."
 # Streamlit stacks columns below this width: the answer then falls under the canvas, out of
 # sight on a phone while drawing, and the reading line above the canvas stands in for it.
 STACKED_BELOW_PX = 640
@@ -63,11 +65,12 @@ def canvas_image(width: int):
     return image
 
 
-def reading_line(place, reading: str | None, waiting: str) -> None:
+def reading_line(place, waiting: str, read: str | None = None, confidence: float = 0.0) -> None:
     """The reading in one line above the canvas, shown on narrow screens only (on wider ones
-    the answer is beside the canvas or just below it, in view). It keeps its height when
-    empty: a canvas that moved down after the first stroke would misplace the second."""
-    text = f"Read: <b>{reading}</b>" if reading else waiting
+    the answer is beside the canvas or just below it, in view); ``waiting`` until something
+    is read. It keeps its height when empty: a canvas that moved down after the first stroke
+    would misplace the second."""
+    text = f"Read: <b>{read} ({confidence:.0%} sure)</b>" if read else waiting
     place.html(
         f'{READING_LINE_CSS}<div class="draw-reading-line" role="status" aria-live="polite"'
         f' style="line-height:1.6rem;height:1.6rem">{text}</div>'
@@ -140,10 +143,10 @@ def draw_section() -> None:
         image = canvas_image(CANVAS_WIDTHS[mode])
         reading = classifier.read_number(image) if image is not None else None
         if reading is None or not reading.text:
-            reading_line(line, None, "Write a number: its reading appears here.")
+            reading_line(line, WAITING_FOR_NUMBER)
             st.info("Write a number on the canvas to see what the model reads.")
         else:
-            reading_line(line, f"{reading.text} ({reading.confidence:.0%} sure)", "")
+            reading_line(line, WAITING_FOR_NUMBER, reading.text, reading.confidence)
             show_number(reading, decode(image))
         return
     drawing, answer = st.columns([2, 3], gap="large")  # side by side on a laptop, stacked on phones
@@ -153,10 +156,10 @@ def draw_section() -> None:
     with answer:
         prediction = classifier.predict(image) if image is not None else None
         if prediction is None or prediction.digit is None:
-            reading_line(line, None, "Draw a digit: its reading appears here.")
+            reading_line(line, WAITING_FOR_DIGIT)
             st.info(EMPTY_CANVAS)
         else:
-            reading_line(line, f"{prediction.digit} ({prediction.confidence:.0%} sure)", "")
+            reading_line(line, WAITING_FOR_DIGIT, str(prediction.digit), prediction.confidence)
             show_prediction(prediction, "draw", classifier, image, run_id)
 
 

@@ -131,13 +131,14 @@ async def metric(page, shown: bool) -> str | None:
 async def draw(page, digit: int) -> tuple[float, str | None]:
     """Draw ``digit`` with the mouse: (seconds from the pen lifting to a prediction shown, the
     digit shown)."""
-    await draw_strokes(page, page.locator(CANVAS).first, digit)
+    await draw_strokes(page, digit)
     lifted = time.perf_counter()
     read = await metric(page, shown=True)
     return time.perf_counter() - lifted, read
 
 
-async def draw_strokes(page, canvas, digit: int) -> None:
+async def draw_strokes(page, digit: int) -> None:
+    canvas = page.locator(CANVAS).first
     for points in DIGIT_STROKES[digit]:
         previous, *rest = pen_path(await canvas.bounding_box(), points)
         await page.mouse.move(*previous)
@@ -249,9 +250,8 @@ async def tab_cost(url: str, strokes: int) -> dict[str, float]:
                 before = await main_thread_s(cdp)
                 await clear(page)
                 spent["clear"].append(await main_thread_s(cdp) - before)
-            canvas = page.locator(CANVAS).first
             before = await main_thread_s(cdp)
-            await draw_strokes(page, canvas, DIGITS[number % len(DIGITS)])
+            await draw_strokes(page, DIGITS[number % len(DIGITS)])
             lifted = await main_thread_s(cdp)
             await metric(page, shown=True)
             spent["strokes"].append(lifted - before)

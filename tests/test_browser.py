@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -52,14 +53,31 @@ def browser():
         launched.close()
 
 
+@contextlib.contextmanager
+def opened_app(browser, app_url, **context_options):
+    """A new browser context's page with the app loaded and its canvas there; closed after."""
+    context = browser.new_context(**context_options)
+    try:
+        opened = context.new_page()
+        opened.goto(app_url)
+        opened.locator("canvas.upper-canvas").first.wait_for(timeout=90_000)
+        yield opened
+    finally:
+        context.close()
+
+
 @pytest.fixture()
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 1800})
-    opened = context.new_page()
-    opened.goto(app_url)
-    opened.locator("canvas.upper-canvas").first.wait_for(timeout=90_000)
-    yield opened
-    context.close()
+    with opened_app(browser, app_url, viewport={"width": 1280, "height": 1800}) as opened:
+        yield opened
+
+
+@pytest.fixture()
+def phone(browser, app_url):
+    with opened_app(
+        browser, app_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    ) as opened:
+        yield opened
 
 
 def shown_prediction(page, timeout_ms=30_000) -> str:
@@ -100,16 +118,8 @@ def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
     screenshot(page, f"draw_{digit}")
 
 
-def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays_put(
-    browser, app_url
-):
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-    )
-    phone = context.new_page()
-    phone.goto(app_url)
+def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays_put(phone):
     canvas = phone.locator("canvas.upper-canvas").first
-    canvas.wait_for(timeout=90_000)
     settle(phone)
     line = phone.locator(".draw-reading-line")
     assert "its reading appears here" in line.inner_text()
@@ -129,7 +139,6 @@ def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays
     assert canvas.bounding_box()["y"] == before["y"]
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=ARTIFACTS / "draw_phone.png")
-    context.close()
 
 
 def test_an_uploaded_png_is_read(page, tmp_path):
