@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import cv2
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
+from app_pages.canvas import CANVAS_WIDTHS, canvas_image
 from app_pages.shared import (
     active_classifier,
-    enlarged,
     follow_the_active_model,
+    pixel_figure,
     show_prediction,
 )
 from mnist_core import InvalidImageError
 from mnist_core.decode import ALLOWED_EXTENSIONS, decode
 
-CANVAS_HEIGHT = 280  # fits a 360 px phone screen beside Streamlit's margins
-CANVAS_WIDTHS = {"One digit": 280, "A whole number": 560}  # the wide one scrolls on phones
 EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
 WAITING_FOR_DIGIT = "Draw a digit: its reading appears here."
 WAITING_FOR_NUMBER = "Write a number: its reading appears here."
@@ -30,39 +26,6 @@ READING_LINE_CSS = (
     f"<style>@media (min-width: {STACKED_BELOW_PX}px) {{"
     ' [data-testid="stElementContainer"]:has(.draw-reading-line) { display: none; } }</style>'
 )
-
-
-def clear_canvas() -> None:
-    # The canvas empties in place when its initial drawing changes, and stays mounted: a new
-    # key mounted a new canvas after the run, and strokes drawn before it listened were lost.
-    # Until it sends its blank state, what it sent last is stale. As a callback this runs
-    # before the script: the click costs one run, not a run and a rerun.
-    st.session_state["draw_canvas_generation"] += 1
-    st.session_state["draw_stale"] = st.session_state.get("draw_last_sent")
-
-
-def canvas_image(width: int):
-    """The canvas' RGBA pixels (H, W, 4) uint8, or None before anything is drawn."""
-    generation = st.session_state.setdefault("draw_canvas_generation", 0)
-    stroke_width = st.slider("Pen width", 6, 40, 20, key="draw_stroke_width")
-    result = st_canvas(
-        stroke_width=stroke_width,
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        height=CANVAS_HEIGHT,
-        width=width,
-        drawing_mode="freedraw",
-        initial_drawing={"objects": [], "cleared": generation},
-        return_image_data=True,
-        key=f"draw_canvas_{width}",
-    )
-    st.button("Clear the canvas", key="draw_clear", on_click=clear_canvas)
-    image = result.image_data
-    sent = None if image is None else hashlib.sha1(image.tobytes()).hexdigest()
-    st.session_state["draw_last_sent"] = sent
-    if sent is not None and sent == st.session_state.get("draw_stale"):
-        return None  # cleared; the blank canvas has not reported yet
-    return image
 
 
 def reading_line(place, waiting: str, read: str | None = None, confidence: float = 0.0) -> None:
@@ -114,11 +77,7 @@ def show_number(reading, image: np.ndarray) -> None:
     st.image(thumbnail(outlined(image, reading.digits), 560), width="stretch")
     columns = st.columns(max(len(reading.digits), 1))
     for column, digit in zip(columns, reading.digits, strict=False):
-        column.image(
-            enlarged(digit.model_input, 3),
-            clamp=True,
-            caption=f"{digit.digit} ({digit.confidence:.0%})",
-        )
+        column.html(pixel_figure(digit.model_input, 84, f"{digit.digit} ({digit.confidence:.0%})"))
 
 
 @st.fragment
@@ -149,7 +108,9 @@ def draw_section() -> None:
             reading_line(line, WAITING_FOR_NUMBER, reading.text, reading.confidence)
             show_number(reading, decode(image))
         return
-    drawing, answer = st.columns([2, 3], gap="large")  # side by side on a laptop, stacked on phones
+    # Side by side on a laptop, stacked on phones; halves, so the 280 px canvas fits whole
+    # from a 1,060 px window with the sidebar open (two fifths needed 1,230 px, and clipped it).
+    drawing, answer = st.columns(2, gap="medium")
     with drawing:
         line = st.empty()
         image = canvas_image(CANVAS_WIDTHS[mode])

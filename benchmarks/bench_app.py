@@ -2,7 +2,10 @@
 prediction on screen, and the server's memory, with N concurrent browser sessions drawing
 while (optionally) a training run goes on.
 
-    python benchmarks/bench_app.py [--sessions 1 4 8] [--strokes 12] [--with-training]
+    python benchmarks/bench_app.py [--sessions 1 4 8] [--strokes 12] [--with-training] [--floor]
+
+--floor runs the same load on benchmarks/floor_app.py, the app's canvas and a one-line reading
+alone: the share of the figures that is the browser's and Streamlit's, whatever the app shows.
 
 Needs Chromium (apt-get install chromium) and, for --with-training, MNIST at $MNIST_DATA or
 ../shared/data/mnist.npz. The N sessions are N tabs (contexts) of one headless Chromium,
@@ -84,7 +87,7 @@ def rss_mb(*pids: int) -> float:
 
 def server_pid(port_url: str) -> int:
     port = port_url.rsplit(":", 1)[1]
-    for line in os.popen(f"pgrep -f 'streamlit run app.py --server.port {port}'").read().split():
+    for line in os.popen(f"pgrep -f 'streamlit run .* --server.port {port}'").read().split():
         return int(line)
     raise RuntimeError("server process not found")
 
@@ -237,7 +240,8 @@ async def main_thread_s(cdp) -> float:
 async def tab_cost(url: str, strokes: int) -> dict[str, float]:
     """One tab alone: its main thread's CPU seconds per digit for each step a user takes,
     drawing the strokes, showing the reading, clearing (the part of the load that is the
-    page's own, whatever the server does)."""
+    page's own, whatever the server does), and the whole browser's per digit (compositor,
+    GPU and browser processes too)."""
     spent = {"strokes": [], "reading shown": [], "clear": []}
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(**launch_options())
@@ -245,19 +249,22 @@ async def tab_cost(url: str, strokes: int) -> dict[str, float]:
         page = await open_app(context, url, LoadResult())
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable")
-        for number in range(strokes):
-            if number:
+        with CpuUse({}) as whole:
+            for number in range(strokes):
+                if number:
+                    before = await main_thread_s(cdp)
+                    await clear(page)
+                    spent["clear"].append(await main_thread_s(cdp) - before)
                 before = await main_thread_s(cdp)
-                await clear(page)
-                spent["clear"].append(await main_thread_s(cdp) - before)
-            before = await main_thread_s(cdp)
-            await draw_strokes(page, DIGITS[number % len(DIGITS)])
-            lifted = await main_thread_s(cdp)
-            await metric(page, shown=True)
-            spent["strokes"].append(lifted - before)
-            spent["reading shown"].append(await main_thread_s(cdp) - lifted)
+                await draw_strokes(page, DIGITS[number % len(DIGITS)])
+                lifted = await main_thread_s(cdp)
+                await metric(page, shown=True)
+                spent["strokes"].append(lifted - before)
+                spent["reading shown"].append(await main_thread_s(cdp) - lifted)
         await browser.close()
-    return {step: float(np.mean(values)) for step, values in spent.items() if values}
+    cost = {step: float(np.mean(values)) for step, values in spent.items() if values}
+    cost["whole browser"] = whole.used["browser"] * whole.seconds / strokes
+    return cost
 
 
 def run_load(url: str, sessions: int, strokes: int, groups: dict | None = None) -> LoadResult:
@@ -295,11 +302,16 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1])
     parser.add_argument("--strokes", type=int, default=12, help="digits drawn per session")
     parser.add_argument("--with-training", action="store_true")
+    parser.add_argument(
+        "--floor", action="store_true", help="load benchmarks/floor_app.py instead of app.py"
+    )
     arguments = parser.parse_args()
     data = os.environ.get("MNIST_DATA") or str(SHARED_MNIST)
     with tempfile.TemporaryDirectory() as home:
         started = time.perf_counter()
-        with streamlit_server(Path(home), {"MNIST_DATA": data}) as url:
+        script = "benchmarks/floor_app.py" if arguments.floor else "app.py"
+        with streamlit_server(Path(home), {"MNIST_DATA": data}, script=script) as url:
+            print(f"page: {script}")
             pid = server_pid(url)
             first = run_load(url, 1, 1)
             print(
@@ -309,7 +321,7 @@ def main() -> None:
             print(f"server memory after the first prediction: {rss_mb(pid):.0f} MB")
             cost = asyncio.run(tab_cost(url, arguments.strokes))
             print(
-                "one tab alone, its main thread's CPU per digit: "
+                "one tab alone, CPU per digit, its main thread's then the whole browser's: "
                 + ", ".join(f"{step} {seconds * 1000:.0f} ms" for step, seconds in cost.items())
             )
             jobs = TrainingJobs(ModelRegistry(RegistryConfig(home=Path(home))), data)

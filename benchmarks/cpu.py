@@ -49,6 +49,7 @@ class CpuUse:
     def __init__(self, groups: dict[str, list[int]]):
         self.groups = groups
         self.used: dict[str, float] = {}
+        self.seconds = 0.0  # how long the block ran
 
     def _snapshot(self) -> tuple[float, int, dict[int, tuple[int, int]]]:
         return time.monotonic(), _machine_busy_ticks(), _process_table()
@@ -60,7 +61,7 @@ class CpuUse:
     def __exit__(self, *exc_info):
         started, machine_before, before = self._start
         ended, machine_after, after = self._snapshot()
-        seconds = max(ended - started, 1e-9)
+        seconds = self.seconds = max(ended - started, 1e-9)
 
         def cores(pids) -> float:
             ticks = sum(after[pid][1] - before.get(pid, (0, 0))[1] for pid in pids if pid in after)

@@ -32,8 +32,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(app_home: Path, extra_env: dict | None = None, timeout_s: float = 90):
-    """Run ``streamlit run app.py`` on a free localhost port; yield its base URL."""
+def streamlit_server(
+    app_home: Path, extra_env: dict | None = None, timeout_s: float = 90, script: str = "app.py"
+):
+    """Run ``streamlit run <script>`` (a path from the project root) on a free localhost port;
+    yield its base URL."""
     port = free_port()
     env = {**os.environ, "MNIST_APP_HOME": str(app_home), **(extra_env or {})}
     log = open(app_home / "streamlit.log", "wb")
@@ -43,7 +46,7 @@ def streamlit_server(app_home: Path, extra_env: dict | None = None, timeout_s: f
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            script,
             "--server.port",
             str(port),
             "--server.address",

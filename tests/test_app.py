@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gc
 import re
 import sys
@@ -9,10 +10,12 @@ import types
 from pathlib import Path
 from unittest import mock
 
+import cv2
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core import DigitClassifier
 from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import ModelRegistry
 from mnist_core.renderings import as_paper_scan, canvas_drawing
@@ -51,6 +54,9 @@ def FakeCanvas(image, calls: list | None = None):
 
     module = types.ModuleType("streamlit_drawable_canvas")
     module.st_canvas = st_canvas
+    # app_pages.canvas binds st_canvas when first imported: forgotten here, it is imported
+    # afresh inside the patch with this stand-in, and forgotten again when the patch ends.
+    sys.modules.pop("app_pages.canvas", None)
     return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
 
 
@@ -102,6 +108,14 @@ def test_draw_page_reads_an_injected_drawing(sample, position):
     heights = [float(height) for height in re.findall(r"height:([\d.]+)%;background", bars)]
     assert len(heights) == 10 and int(np.argmax(heights)) == label
     assert f"Read: <b>{label} (" in reading_line(app)
+    # What the model saw: the 28x28 input itself, inline, a digit the model reads the same.
+    (figure,) = [
+        html.proto.body for html in app.get("html") if "What the model saw" in html.proto.body
+    ]
+    png = base64.b64decode(re.search(r"base64,([^\"]+)", figure).group(1))
+    seen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert seen.shape == (28, 28)
+    assert DigitClassifier.load().predict(seen).digit == label
 
 
 def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
