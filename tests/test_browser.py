@@ -141,6 +141,17 @@ def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays
     phone.screenshot(path=ARTIFACTS / "draw_phone.png")
 
 
+def test_in_a_laptop_window_with_the_sidebar_open_the_canvas_is_whole(browser, app_url):
+    # 1100 px: the sidebar takes 300 of them; the drawing column must still hold 280 px.
+    with opened_app(browser, app_url, viewport={"width": 1100, "height": 900}) as laptop:
+        settle(laptop)
+        canvas = laptop.locator("canvas.upper-canvas").first.bounding_box()
+        column = laptop.locator('[data-testid="stColumn"]').first.bounding_box()
+        assert laptop.locator('[data-testid="stSidebar"]').first.is_visible()
+        assert canvas["width"] == 280
+        assert column["x"] <= canvas["x"] and canvas["x"] + 280 <= column["x"] + column["width"]
+
+
 def test_an_uploaded_png_is_read(page, tmp_path):
     sample = np.load(ARTIFACTS.parent / "tests" / "data" / "mnist_sample.npz")
     index = int(np.flatnonzero(sample["y_test"] == 3)[0])
