@@ -4,8 +4,9 @@ while (optionally) a training run goes on.
 
     python benchmarks/bench_app.py [--sessions 1 4 8] [--strokes 12] [--with-training] [--floor]
 
---floor runs the same load on benchmarks/floor_app.py, the app's canvas and a one-line reading
-alone: the share of the figures that is the browser's and Streamlit's, whatever the app shows.
+--floor runs the same load on benchmarks/floor_app.py, the app's canvas and one metric with its
+reading alone: the share of the figures that is the browser's and Streamlit's, whatever the app
+shows.
 
 Needs Chromium (apt-get install chromium) and, for --with-training, MNIST at $MNIST_DATA or
 ../shared/data/mnist.npz. The N sessions are N tabs (contexts) of one headless Chromium,

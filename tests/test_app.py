@@ -39,6 +39,11 @@ def sample():
     return np.load(SAMPLE)
 
 
+@pytest.fixture(scope="module")
+def classifier():
+    return DigitClassifier.load()
+
+
 def FakeCanvas(image, calls: list | None = None):
     """Stands in for the browser component: ``st_canvas`` returns what a user 'drew' (and
     appends its arguments to ``calls``).
@@ -95,7 +100,7 @@ def test_sidebar_names_the_active_model():
 
 
 @pytest.mark.parametrize("position", [3, 17, 42])
-def test_draw_page_reads_an_injected_drawing(sample, position):
+def test_draw_page_reads_an_injected_drawing(sample, classifier, position):
     digit, label = sample["x_test"][position], int(sample["y_test"][position])
     drawing = canvas_drawing(digit, np.random.default_rng(position), background="transparent")
     app = run_app(drawing)
@@ -115,7 +120,7 @@ def test_draw_page_reads_an_injected_drawing(sample, position):
     png = base64.b64decode(re.search(r"base64,([^\"]+)", figure).group(1))
     seen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
     assert seen.shape == (28, 28)
-    assert DigitClassifier.load().predict(seen).digit == label
+    assert classifier.predict(seen).digit == label
 
 
 def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
