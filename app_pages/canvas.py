@@ -42,4 +42,8 @@ def canvas_image(width: int):
     st.session_state["draw_last_sent"] = sent
     if sent is not None and sent == st.session_state.get("draw_stale"):
         return None  # cleared; the blank canvas has not reported yet
+    if sent is not None:
+        # It has reported since: the same drawing again is a new one (kept stale, a digit
+        # redrawn pixel for pixel after Clear, as a stylus replaying a path can, went unread).
+        st.session_state["draw_stale"] = None
     return image

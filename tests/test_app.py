@@ -150,6 +150,20 @@ def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
     assert prediction_metric(app)[0].value == str(label)
 
 
+def test_the_very_same_drawing_after_clear_is_read_again(sample):
+    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+    with FakeCanvas(drawing):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        app.button(key="draw_clear").click().run()
+    assert not prediction_metric(app)
+    with FakeCanvas(np.full_like(drawing, 0)):  # the canvas' blank state
+        app.run()
+    # Pixel for pixel what was cleared: a new drawing, not the stale report of the old one.
+    with FakeCanvas(drawing):
+        app.run()
+    assert prediction_metric(app)[0].value == str(int(sample["y_test"][3]))
+
+
 def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():
     # Streamlit's two full collections after every run would otherwise walk TensorFlow's
     # objects (~350 ms a stroke); frozen objects are skipped.
