@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 CANVAS_HEIGHT = 280  # fits a 360 px phone screen beside Streamlit's margins
-CANVAS_WIDTHS = {"One digit": 280, "A whole number": 560}  # the wide one scrolls on phones
+CANVAS_WIDTHS = {"digit": 280, "number": 560}  # the wide one scrolls on phones
 
 
 def clear_canvas() -> None:

@@ -22,6 +22,15 @@ WAITING_FOR_NUMBER = "Write a number: its reading appears here."
 # Streamlit stacks columns below this width: the answer then falls under the canvas, out of
 # sight on a phone while drawing, and the reading line above the canvas stands in for it.
 STACKED_BELOW_PX = 640
+SOURCES = {  # what to read -> its label in the mode control
+    "digit": ":material/draw: One digit",
+    "number": ":material/pin: A number",
+    "photo": ":material/photo_camera: A photo",
+}
+INSTRUCTIONS = {
+    "digit": "Draw one digit, 0 to 9, as large as you like; it is read when you lift the pen.",
+    "number": "Write a number of several digits, left to right; touching digits are fine.",
+}
 READING_LINE_CSS = (
     f"<style>@media (min-width: {STACKED_BELOW_PX}px) {{"
     ' [data-testid="stElementContainer"]:has(.draw-reading-line) { display: none; } }</style>'
@@ -81,23 +90,15 @@ def show_number(reading, image: np.ndarray) -> None:
 
 
 @st.fragment
-def draw_section() -> None:
-    """The canvas and its reading. A fragment: a stroke, Clear or a mode switch reruns this
-    part alone, not the sidebar, the title and the upload tab."""
+def draw_section(mode: str) -> None:
+    """The canvas and its reading. A fragment: a stroke or Clear reruns this part alone, not
+    the sidebar, the title and the mode control (a new mode reruns the whole page, which
+    passes it in)."""
     # Looked up on every run of the fragment, which reruns without the page: a model promoted
     # meanwhile reads the next stroke.
     classifier, run_id, _ = active_classifier()
     follow_the_active_model(run_id)
-    mode = (
-        st.segmented_control("Read", list(CANVAS_WIDTHS), default="One digit", key="draw_mode")
-        or "One digit"
-    )
-    st.write(
-        "Draw one digit, 0 to 9, as large as you like; it is read when you lift the pen."
-        if mode == "One digit"
-        else "Write a number of several digits, left to right; touching digits are fine."
-    )
-    if mode == "A whole number":
+    if mode == "number":
         line = st.empty()
         image = canvas_image(CANVAS_WIDTHS[mode])
         reading = classifier.read_number(image) if image is not None else None
@@ -168,8 +169,19 @@ def upload_section(classifier, run_id: str) -> None:
 
 classifier, active_run, _ = active_classifier()
 st.title("Handwritten digit reader")
-draw_tab, upload_tab = st.tabs([":material/draw: Draw", ":material/photo_camera: Upload a photo"])
-with draw_tab:
-    draw_section()
-with upload_tab:
+# One control for what to read, not tabs: a tab panel (react-aria) walks its whole subtree,
+# checking each element's visibility, on every change inside it, so after every stroke
+# (~10% of each browser's CPU per digit, bench_app). Only the chosen section is drawn.
+source = st.segmented_control(
+    "Read",
+    list(SOURCES),
+    format_func=SOURCES.get,
+    default="digit",
+    required=True,
+    key="draw_mode",
+)
+if source == "photo":
     upload_section(classifier, active_run)
+else:
+    st.write(INSTRUCTIONS[source])
+    draw_section(source)

@@ -20,7 +20,7 @@ from app_pages.shared import active_classifier  # noqa: E402
 @st.fragment
 def canvas_and_reading() -> None:
     classifier, _, _ = active_classifier()
-    image = canvas_image(CANVAS_WIDTHS["One digit"])
+    image = canvas_image(CANVAS_WIDTHS["digit"])
     prediction = classifier.predict(image) if image is not None else None
     if prediction is not None and prediction.digit is not None:
         st.metric("Prediction", str(prediction.digit))

@@ -73,6 +73,12 @@ def run_app(image=None, page=None) -> AppTest:
     return app
 
 
+def choose(app: AppTest, source: str) -> AppTest:
+    """Pick what the draw page reads ("digit", "number" or "photo") as a user would."""
+    app.segmented_control(key="draw_mode").set_value(source)
+    return app
+
+
 def prediction_metric(app: AppTest):
     return [metric for metric in app.metric if metric.label.startswith("Prediction")]
 
@@ -173,6 +179,8 @@ def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():
 
 def test_upload_of_a_digit_photo_is_read(sample):
     app = run_app()
+    with FakeCanvas(None):
+        choose(app, "photo").run()
     app.file_uploader(key="draw_upload").set_value(
         ("digit.png", as_paper_scan(sample["x_test"][7]), "image/png")
     )
@@ -184,6 +192,8 @@ def test_upload_of_a_digit_photo_is_read(sample):
 
 def test_upload_of_a_bad_file_shows_the_error_and_the_page_keeps_working():
     app = run_app()
+    with FakeCanvas(None):
+        choose(app, "photo").run()
     app.file_uploader(key="draw_upload").set_value(
         ("notes.png", b"hello, not a picture", "image/png")
     )
@@ -241,8 +251,7 @@ def test_number_mode_shows_the_whole_number(sample):
     image = number_canvas([sample["x_test"][i] for i in picks], np.random.default_rng(4))
     with FakeCanvas(image):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
-        app.session_state["draw_mode"] = "A whole number"
-        app.run()
+        choose(app, "number").run()
     assert not app.exception
     number = [metric for metric in app.metric if metric.label == "Prediction (number)"]
     assert number and number[0].value == "42"

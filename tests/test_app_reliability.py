@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_app import FakeCanvas, prediction_metric, run_app
+from test_app import FakeCanvas, choose, prediction_metric, run_app
 
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.registry import ModelRegistry
@@ -211,13 +211,13 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE))
-def test_a_hostile_upload_shows_a_readable_error_and_the_draw_tab_keeps_working(drawing, kind):
+def test_a_hostile_upload_shows_a_readable_error_and_drawing_keeps_working(drawing, kind):
     import re
 
     name, content, mime, reason = HOSTILE[kind]
     image, label = drawing
     with FakeCanvas(image):
-        app = run_app(image)
+        app = choose(run_app(image), "photo").run()
         app.file_uploader(key="draw_upload").set_value((name, content, mime))
         app.run()
     assert not app.exception
@@ -228,7 +228,10 @@ def test_a_hostile_upload_shows_a_readable_error_and_the_draw_tab_keeps_working(
     assert re.search(reason, message), message
     # Written for a person: no traceback, no exception class, no Python reprs.
     assert not re.search(r"Traceback|Error\b|Exception|<class|\bb'", message), message
-    # The draw tab beside it still reads the drawing.
+    # Back on the canvas, the drawing is read as before.
+    with FakeCanvas(image):
+        choose(app, "digit").run()
+    assert not app.exception
     assert [metric.value for metric in prediction_metric(app)] == [str(label)]
 
 
@@ -237,7 +240,7 @@ def test_a_good_upload_after_a_hostile_one_is_read(drawing):
     with np.load(SAMPLE) as data:
         digit, label = data["x_test"][7], int(data["y_test"][7])
     with FakeCanvas(None):
-        app = run_app()
+        app = choose(run_app(), "photo").run()
         app.file_uploader(key="draw_upload").set_value(HOSTILE["bomb"][:3])
         app.run()
         assert app.error

@@ -157,7 +157,7 @@ def test_an_uploaded_png_is_read(page, tmp_path):
     index = int(np.flatnonzero(sample["y_test"] == 3)[0])
     path = tmp_path / "three.png"
     path.write_bytes(as_paper_scan(sample["x_test"][index]))
-    page.get_by_role("tab", name=re.compile("Upload")).click()
+    page.get_by_text("A photo", exact=True).first.click()
     page.locator('input[type="file"]').set_input_files(str(path))
     assert shown_prediction(page) == "3"
     screenshot(page, "upload")
@@ -166,12 +166,12 @@ def test_an_uploaded_png_is_read(page, tmp_path):
 def test_a_bad_upload_shows_an_error_and_the_canvas_still_works(page, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("this is not a picture")
-    page.get_by_role("tab", name=re.compile("Upload")).click()
+    page.get_by_text("A photo", exact=True).first.click()
     page.locator('input[type="file"]').set_input_files(str(path))
     error = page.locator('[data-testid="stAlertContentError"]')
     error.first.wait_for(timeout=30_000)
     assert "not an image file" in error.first.inner_text()
-    page.get_by_role("tab", name=re.compile("Draw")).click()
+    page.get_by_text("One digit", exact=True).first.click()
     for points in DIGIT_STROKES[1]:
         stroke(page, page.locator("canvas.upper-canvas").first, points)
     assert shown_prediction(page) == "1"
@@ -240,7 +240,7 @@ def test_a_model_promoted_elsewhere_is_named_in_the_sidebar_at_the_next_stroke(p
 
 def test_a_two_digit_number_written_on_the_canvas_is_read(page):
     settle(page)  # a click before the page is interactive is lost
-    page.get_by_text("A whole number", exact=True).first.click()
+    page.get_by_text("A number", exact=True).first.click()
     # The canvas lives in the component's shadow DOM: poll through Playwright's locator, which
     # pierces it (document.querySelector in the page does not).
     wide = page.locator("canvas.upper-canvas").first
