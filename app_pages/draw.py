@@ -27,6 +27,7 @@ SOURCES = {  # what to read -> its label in the mode control
     "number": ":material/pin: A number",
     "photo": ":material/photo_camera: A photo",
 }
+PHOTO_WIDTH_PX = 200
 INSTRUCTIONS = {
     "digit": "Draw one digit, 0 to 9, as large as you like; it is read when you lift the pen.",
     "number": "Write a number of several digits, left to right; touching digits are fine.",
@@ -156,7 +157,9 @@ def upload_section(classifier, run_id: str) -> None:
         show_number(reading, preview)
         return
     picture, answer = st.columns([1, 2], gap="large")
-    picture.image(thumbnail(preview), caption=upload.name, width="stretch")
+    # At most a phone's half width: stacked on a phone, a full-width photo pushed the answer
+    # below the screen (on a laptop its column is narrower still).
+    picture.image(thumbnail(preview), caption=upload.name, width=PHOTO_WIDTH_PX)
     with answer:
         if prediction.digit is None:
             st.info(

@@ -141,6 +141,22 @@ def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays
     phone.screenshot(path=ARTIFACTS / "draw_phone.png")
 
 
+def test_on_a_phone_an_uploaded_photo_is_read_in_view(phone, tmp_path):
+    sample = np.load(ARTIFACTS.parent / "tests" / "data" / "mnist_sample.npz")
+    index = int(np.flatnonzero(sample["y_test"] == 3)[0])
+    path = tmp_path / "three.png"
+    path.write_bytes(as_paper_scan(sample["x_test"][index]))
+    phone.get_by_text("A photo", exact=True).first.click()
+    phone.locator('input[type="file"]').set_input_files(str(path))
+    assert shown_prediction(phone) == "3"
+    settle(phone)
+    # The photo above it is kept small: stretched to the phone's width, it pushed the
+    # reading below the screen.
+    value = phone.locator('[data-testid="stMetricValue"]:visible').first.bounding_box()
+    assert value["y"] + value["height"] <= 844
+    phone.screenshot(path=ARTIFACTS / "upload_phone.png")
+
+
 def test_in_a_laptop_window_with_the_sidebar_open_the_canvas_is_whole(browser, app_url):
     # 1100 px: the sidebar takes 300 of them; the drawing column must still hold 280 px.
     with opened_app(browser, app_url, viewport={"width": 1100, "height": 900}) as laptop:
