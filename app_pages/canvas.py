@@ -43,7 +43,7 @@ def canvas_image(width: int):
     if sent is not None and sent == st.session_state.get("draw_stale"):
         return None  # cleared; the blank canvas has not reported yet
     if sent is not None:
-        # It has reported since: the same drawing again is a new one (kept stale, a digit
-        # redrawn pixel for pixel after Clear, as a stylus replaying a path can, went unread).
+        # It has reported something else since (its blank state): from now on even the very
+        # same drawing is a new one. Kept stale, a digit redrawn pixel for pixel went unread.
         st.session_state["draw_stale"] = None
     return image

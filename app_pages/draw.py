@@ -174,7 +174,8 @@ classifier, active_run, _ = active_classifier()
 st.title("Handwritten digit reader")
 # One control for what to read, not tabs: a tab panel (react-aria) walks its whole subtree,
 # checking each element's visibility, on every change inside it, so after every stroke
-# (~10% of each browser's CPU per digit, bench_app). Only the chosen section is drawn.
+# (~35 ms of each browser tab's main thread a digit, in a CPU profile). Only the chosen
+# section is drawn.
 source = st.segmented_control(
     "Read",
     list(SOURCES),
