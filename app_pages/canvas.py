@@ -24,7 +24,11 @@ def clear_canvas() -> None:
 def canvas_image(width: int):
     """The canvas' RGBA pixels (H, W, 4) uint8, or None before anything is drawn."""
     generation = st.session_state.setdefault("draw_canvas_generation", 0)
-    stroke_width = st.slider("Pen width", 6, 40, 20, key="draw_stroke_width")
+    # Kept while the canvas is not drawn (a photo looked at, the retrain page): a pen width
+    # chosen once is the user's, not reset at each return.
+    stroke_width = st.slider(
+        "Pen width", 6, 40, 20, key="draw_stroke_width", persist_state="session"
+    )
     result = st_canvas(
         stroke_width=stroke_width,
         stroke_color="#000000",

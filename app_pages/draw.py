@@ -157,8 +157,8 @@ def upload_section(classifier, run_id: str) -> None:
         show_number(reading, preview)
         return
     picture, answer = st.columns([1, 2], gap="large")
-    # At most a phone's half width: stacked on a phone, a full-width photo pushed the answer
-    # below the screen (on a laptop its column is narrower still).
+    # Not stretched: stacked on a phone, a full-width photo pushed the answer below the
+    # screen. On a laptop its column is about this wide anyway.
     picture.image(thumbnail(preview), caption=upload.name, width=PHOTO_WIDTH_PX)
     with answer:
         if prediction.digit is None:

@@ -1,5 +1,5 @@
 """The floor under bench_app's load figures: the app's own canvas and one metric with its
-reading, and nothing else (no sidebar, tabs, prediction block or upload). What the browsers
+reading, and nothing else (no sidebar, mode control, prediction block or upload). What the browsers
 and the server spend on this page, any Streamlit page with streamlit-drawable-canvas costs
 them; what the app spends above it is the app's own.
 

@@ -156,6 +156,22 @@ def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
     assert prediction_metric(app)[0].value == str(label)
 
 
+def test_only_the_chosen_mode_is_drawn_and_the_pen_width_outlives_a_photo():
+    calls = []
+    with FakeCanvas(None, calls):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        assert not app.get("file_uploader")  # one digit: the canvas alone
+        app.slider(key="draw_stroke_width").set_value(33).run()
+        drawn = len(calls)
+        choose(app, "photo").run()
+        assert app.file_uploader(key="draw_upload") is not None
+        assert len(calls) == drawn  # no canvas behind the photo
+        choose(app, "digit").run()
+    assert not app.exception
+    assert not app.get("file_uploader")
+    assert calls[-1]["stroke_width"] == 33
+
+
 def test_the_very_same_drawing_after_clear_is_read_again(sample):
     drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
     with FakeCanvas(drawing):
