@@ -44,9 +44,9 @@ def canvas_image(width: int):
     image = result.image_data
     sent = None if image is None else hashlib.sha1(image.tobytes()).hexdigest()
     st.session_state["draw_last_sent"] = sent
-    if sent is not None and sent == st.session_state.get("draw_stale"):
-        return None  # cleared; the blank canvas has not reported yet
     if sent is not None:
+        if sent == st.session_state.get("draw_stale"):
+            return None  # cleared; the blank canvas has not reported yet
         # It has reported something else since (its blank state): from now on even the very
         # same drawing is a new one. Kept stale, a digit redrawn pixel for pixel went unread.
         st.session_state["draw_stale"] = None

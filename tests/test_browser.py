@@ -141,13 +141,18 @@ def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays
     phone.screenshot(path=ARTIFACTS / "draw_phone.png")
 
 
-def test_on_a_phone_an_uploaded_photo_is_read_in_view(phone, tmp_path):
+def upload_a_scanned_three(page, tmp_path) -> None:
+    """Choose "A photo" and upload a paper scan of the sample's first test 3."""
     sample = np.load(ARTIFACTS.parent / "tests" / "data" / "mnist_sample.npz")
     index = int(np.flatnonzero(sample["y_test"] == 3)[0])
     path = tmp_path / "three.png"
     path.write_bytes(as_paper_scan(sample["x_test"][index]))
-    phone.get_by_text("A photo", exact=True).first.click()
-    phone.locator('input[type="file"]').set_input_files(str(path))
+    page.get_by_text("A photo", exact=True).first.click()
+    page.locator('input[type="file"]').set_input_files(str(path))
+
+
+def test_on_a_phone_an_uploaded_photo_is_read_in_view(phone, tmp_path):
+    upload_a_scanned_three(phone, tmp_path)
     assert shown_prediction(phone) == "3"
     settle(phone)
     # The photo above it is kept small: stretched to the phone's width, it pushed the
@@ -169,12 +174,7 @@ def test_in_a_laptop_window_with_the_sidebar_open_the_canvas_is_whole(browser, a
 
 
 def test_an_uploaded_png_is_read(page, tmp_path):
-    sample = np.load(ARTIFACTS.parent / "tests" / "data" / "mnist_sample.npz")
-    index = int(np.flatnonzero(sample["y_test"] == 3)[0])
-    path = tmp_path / "three.png"
-    path.write_bytes(as_paper_scan(sample["x_test"][index]))
-    page.get_by_text("A photo", exact=True).first.click()
-    page.locator('input[type="file"]').set_input_files(str(path))
+    upload_a_scanned_three(page, tmp_path)
     assert shown_prediction(page) == "3"
     screenshot(page, "upload")
 
