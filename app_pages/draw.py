@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.canvas import CANVAS_WIDTHS, canvas_image
 from app_pages.shared import (
+    NOT_A_DIGIT,
     active_classifier,
     follow_the_active_model,
     pixel_figure,
@@ -31,6 +32,14 @@ PHOTO_WIDTH_PX = 200
 INSTRUCTIONS = {
     "digit": "Draw one digit, 0 to 9, as large as you like; it is read when you lift the pen.",
     "number": "Write a number of several digits, left to right; touching digits are fine.",
+}
+# What to do instead when a drawing or a photo is not read as one digit.
+NOT_A_DIGIT_HINTS = {
+    "digit": "Draw one digit, 0 to 9, large: filling most of the canvas. Several digits? "
+    f"Choose **{SOURCES['number'].split(' ', 1)[1]}** above.",
+    "photo": "Photograph one digit, 0 to 9, dark on plain paper and filling most of the "
+    "picture. A photo of several digits is read as a number: a little space between them "
+    "helps.",
 }
 READING_LINE_CSS = (
     f"<style>@media (min-width: {STACKED_BELOW_PX}px) {{"
@@ -118,12 +127,15 @@ def draw_section(mode: str) -> None:
         image = canvas_image(CANVAS_WIDTHS[mode])
     with answer:
         prediction = classifier.predict(image) if image is not None else None
-        if prediction is None or prediction.digit is None:
+        if prediction is not None and prediction.verdict == NOT_A_DIGIT:
+            reading_line(line, WAITING_FOR_DIGIT, "not a digit", prediction.not_digit)
+        elif prediction is not None and prediction.digit is not None:
+            reading_line(line, WAITING_FOR_DIGIT, str(prediction.digit), prediction.confidence)
+        else:  # nothing drawn yet, or only specks
             reading_line(line, WAITING_FOR_DIGIT)
             st.info(EMPTY_CANVAS)
-        else:
-            reading_line(line, WAITING_FOR_DIGIT, str(prediction.digit), prediction.confidence)
-            show_prediction(prediction, "draw", classifier, image, run_id)
+            return
+        show_prediction(prediction, "draw", classifier, image, run_id, NOT_A_DIGIT_HINTS["digit"])
 
 
 def thumbnail(image, longest: int = 480):
@@ -161,13 +173,15 @@ def upload_section(classifier, run_id: str) -> None:
     # screen. On a laptop its column is about this wide anyway.
     picture.image(thumbnail(preview), caption=upload.name, width=PHOTO_WIDTH_PX)
     with answer:
-        if prediction.digit is None:
+        if prediction.digit is None and prediction.verdict != NOT_A_DIGIT:  # blank
             st.info(
                 "No digit found in this image: is the digit large and dark enough against "
                 "the paper?"
             )
         else:
-            show_prediction(prediction, "upload", classifier, data, run_id)
+            show_prediction(
+                prediction, "upload", classifier, data, run_id, NOT_A_DIGIT_HINTS["photo"]
+            )
 
 
 classifier, active_run, _ = active_classifier()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import altair as alt
@@ -19,18 +20,26 @@ from app_pages.shared import (
     model_label,
     registry,
 )
-from mnist_core.config import TRAIN_LIMITS, TrainConfig
+from mnist_core.config import TRAIN_LIMITS, TRAIN_PRESETS, TrainConfig
 from mnist_core.corrections import CorrectionStore
 from mnist_core.jobs import TrainingBusy
 from mnist_core.registry import PromotionError
 
 DEFAULTS = TrainConfig()
+CUSTOM = "custom"  # the preset chooser's last choice: every setting by hand
+MNIST_TRAINING_DIGITS = 60_000  # MNIST's training set; the last share of it is held out
+HELD_OUT_DIGITS = round(MNIST_TRAINING_DIGITS * DEFAULTS.validation_split)
+FITTING_DIGITS = MNIST_TRAINING_DIGITS - HELD_OUT_DIGITS
 TRAINING_SIZES = {
-    0: "All 60,000 digits",
-    15_000: "Quick: 15,000 digits",
-    3_000: "Tiny: 3,000 digits",
+    0: f"All {FITTING_DIGITS:,} training digits",
+    15_000: "15,000 of them (faster)",
+    3_000: "3,000 of them (a test run)",
 }
-BATCH_SIZES = (32, 64, 128, 256, 512)
+BATCH_SIZES = tuple(
+    2**power
+    for power in range(4, 11)
+    if TRAIN_LIMITS["batch_size"][0] <= 2**power <= TRAIN_LIMITS["batch_size"][1]
+)
 ARCH_NAMES = {"compact": "Ours (compact, batch-normalised CNN)", "tutorial": "The tutorial's CNN"}
 
 
@@ -105,67 +114,163 @@ def watch_section() -> None:
     live_run(running)
 
 
-def training_form() -> None:
-    with st.form("retrain_form"):
-        st.subheader("Train a new model")
-        epochs = st.number_input(
-            "Epochs", *TRAIN_LIMITS["epochs"], value=DEFAULTS.epochs, step=1, key="retrain_epochs"
-        )
-        batch_size = st.select_slider(
-            "Batch size", BATCH_SIZES, value=DEFAULTS.batch_size, key="retrain_batch_size"
-        )
-        learning_rate = st.number_input(
+def described(config: TrainConfig) -> str:
+    """A run's settings in plain words, e.g. "2 passes over all 55,000 training digits and
+    6,000 drawings that are not digits"."""
+    digits = f"{config.subset:,}" if config.subset else f"all {FITTING_DIGITS:,}"
+    passes = "1 pass" if config.epochs == 1 else f"{config.epochs} passes"
+    text = f"{passes} over {digits} training digits"
+    if config.not_digits:
+        text += f" and {config.not_digits:,} drawings that are not digits"
+    return text
+
+
+def preset_label(name: str) -> str:
+    if name == CUSTOM:
+        return "Custom"
+    return f"{TRAIN_PRESETS[name].label} — {TRAIN_PRESETS[name].summary}"
+
+
+def preset_caption(name: str) -> str:
+    if name == CUSTOM:
+        return "Choose every setting yourself."
+    text = described(TRAIN_PRESETS[name].config)
+    return text[:1].upper() + text[1:] + "."
+
+
+def custom_settings() -> dict:
+    """The raw settings (inside the form, shown for Custom only): TrainConfig's fields,
+    bounded by TRAIN_LIMITS, starting at its defaults. Kept while another choice is shown."""
+    keep = {"persist_state": "page"}
+    styled_low, styled_high = TRAIN_LIMITS["styled_share"]
+    return {
+        "epochs": st.number_input(
+            "Epochs (passes over the training digits)",
+            *TRAIN_LIMITS["epochs"],
+            value=DEFAULTS.epochs,
+            step=1,
+            key="retrain_epochs",
+            **keep,
+        ),
+        "batch_size": st.select_slider(
+            "Batch size", BATCH_SIZES, value=DEFAULTS.batch_size, key="retrain_batch_size", **keep
+        ),
+        "learning_rate": st.number_input(
             "Peak learning rate",
             *TRAIN_LIMITS["learning_rate"],
             value=DEFAULTS.learning_rate,
             step=5e-4,
             format="%.4f",
             key="retrain_learning_rate",
-        )
-        arch = st.radio(
-            "Architecture", list(ARCH_NAMES), format_func=ARCH_NAMES.get, key="retrain_arch"
-        )
-        augment = st.checkbox(
+            **keep,
+        ),
+        "arch": st.radio(
+            "Architecture",
+            list(ARCH_NAMES),
+            index=list(ARCH_NAMES).index(DEFAULTS.arch),
+            format_func=ARCH_NAMES.get,
+            key="retrain_arch",
+            **keep,
+        ),
+        "augment": st.checkbox(
             "Augment: shift, scale, rotation, stroke width, elastic",
             value=DEFAULTS.augment,
             key="retrain_augment",
-        )
-        subset = st.selectbox(
+            **keep,
+        ),
+        "subset": st.selectbox(
             "Training set",
             list(TRAINING_SIZES),
             format_func=TRAINING_SIZES.get,
             key="retrain_subset",
-        )
-        collected = CorrectionStore().count()
-        use_corrections = st.checkbox(
-            f"Include the {collected} collected corrections (20% held out to measure on)",
-            value=False,
-            disabled=collected == 0,
-            key="retrain_use_corrections",
-        )
-        oversample = st.number_input(
-            "Show each correction this many times per epoch",
+            help=f"The last {HELD_OUT_DIGITS:,} of MNIST's {MNIST_TRAINING_DIGITS:,} training "
+            "digits are always kept out, to draw the validation curves.",
+            **keep,
+        ),
+        "not_digits": st.number_input(
+            "Drawings that are not a digit (letters, scribbles, shapes; 0 = none)",
+            *TRAIN_LIMITS["not_digits"],
+            value=DEFAULTS.not_digits,
+            step=1000,
+            key="retrain_not_digits",
+            help='Taught as an 11th answer, so the model can say "that does not look like a '
+            'digit". With 0 it always names a digit.',
+            **keep,
+        ),
+        "styled_share": st.slider(
+            "Share of 1s and 7s also shown as a flagged 1 or a crossed 7 (%)",
+            round(styled_low * 100),
+            round(styled_high * 100),
+            round(DEFAULTS.styled_share * 100),
+            step=5,
+            key="retrain_styled_percent",
+            help="Styles common in Europe that MNIST's American writers rarely used.",
+            **keep,
+        ),
+        "corrections_oversample": st.number_input(
+            "Show each correction this many times per epoch (when included)",
             *TRAIN_LIMITS["corrections_oversample"],
             value=DEFAULTS.corrections_oversample,
             step=1,
             key="retrain_oversample",
+            **keep,
+        ),
+    }
+
+
+def training_form() -> None:
+    """What to train: a preset by name (what it costs and gives beside it) or Custom. The
+    chooser sits outside the form, since a form's widgets change nothing until it is sent."""
+    st.subheader("Train a new model")
+    choices = [*TRAIN_PRESETS, CUSTOM]
+    preset = st.radio(
+        "What to train",
+        choices,
+        format_func=preset_label,
+        captions=[preset_caption(name) for name in choices],
+        key="retrain_preset",
+    )
+    st.caption(
+        f"New to training? Start with {TRAIN_PRESETS[choices[0]].label}: it shows the whole "
+        "process, live curves included, and its model is used only once you make it active."
+    )
+    with st.form("retrain_form"):
+        settings = custom_settings() if preset == CUSTOM else None
+        collected = CorrectionStore().count()
+        use_corrections = st.checkbox(
+            f"Include the {collected} collected corrections "
+            f"({DEFAULTS.corrections_holdout:.0%} held out to measure on)",
+            value=False,
+            disabled=collected == 0,
+            key="retrain_use_corrections",
         )
-        st.caption(
-            "On 2 CPU cores: all 60,000 digits for 6 epochs take about 8 minutes (99.4% on "
-            "the test set); 15,000 digits for 3 epochs about 2 minutes (98.4%)."
-        )
+        if preset == CUSTOM:
+            st.caption(
+                "For comparison: "
+                + "; ".join(
+                    f"{choice.label}, {described(choice.config)}: {choice.summary}"
+                    for choice in TRAIN_PRESETS.values()
+                )
+                + "."
+            )
         if not st.form_submit_button("Start training", type="primary"):
             return
-    config = TrainConfig(
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        learning_rate=float(learning_rate),
-        arch=arch,
-        augment=bool(augment),
-        subset=int(subset),
-        corrections=str(CorrectionStore().path) if use_corrections else "",
-        corrections_oversample=int(oversample),
-    )
+    corrections = str(CorrectionStore().path) if use_corrections else ""
+    if settings is None:
+        config = replace(TRAIN_PRESETS[preset].config, corrections=corrections)
+    else:
+        config = TrainConfig(
+            epochs=int(settings["epochs"]),
+            batch_size=int(settings["batch_size"]),
+            learning_rate=float(settings["learning_rate"]),
+            arch=settings["arch"],
+            augment=bool(settings["augment"]),
+            subset=int(settings["subset"]),
+            not_digits=int(settings["not_digits"]),
+            styled_share=int(settings["styled_share"]) / 100,
+            corrections=corrections,
+            corrections_oversample=int(settings["corrections_oversample"]),
+        )
     try:
         run_id = jobs().start(config)
     except TrainingBusy as busy:
@@ -183,17 +288,25 @@ def training_form() -> None:
         st.rerun()
 
 
-@st.cache_data(show_spinner="Loading the test digits...", max_entries=2)
-def test_digits(source: str):
-    """The MNIST test digits as the model saw them, for the gallery of mistakes."""
+@st.cache_data(show_spinner="Loading the test digits...", max_entries=4)
+def test_digits(source: str, indices: tuple[int, ...]):
+    """The MNIST test digits at ``indices`` as the model saw them (float, 0 to 1), and their
+    labels, for the gallery of mistakes. Only these go through ``to_mnist``, the path every
+    image takes (training's cached copies are keyed by the whole set): 24 digits take
+    milliseconds, all 10,000 would take the server's two cores for seconds."""
     from mnist_core.data import load_mnist
-    from mnist_core.train import preprocess_images
+    from mnist_core.preprocess import to_mnist
 
     # A record made on another machine names a path that may not exist here: then use this
     # server's own copy ($MNIST_DATA, else Keras' download). Test sets are identical.
     local = source != "keras download" and Path(source).is_file()
     data = load_mnist(source if local else None)
-    return preprocess_images(data.x_test, data.checksum), data.y_test
+    images = []
+    for index in indices:
+        digit = to_mnist(data.x_test[index])
+        # As in training: should the speck filter ever find no digit, the original stands in.
+        images.append(digit if digit is not None else data.x_test[index] / np.float32(255))
+    return np.stack(images), data.y_test[list(indices)]
 
 
 def mistakes_gallery(record: dict) -> None:
@@ -202,17 +315,61 @@ def mistakes_gallery(record: dict) -> None:
     wrong = int(confusion.sum() - np.trace(confusion))
     if not mistakes:
         return
+    shown = mistakes[:24]
     try:
-        images, labels = test_digits(record.get("data_source", "keras download"))
+        images, labels = test_digits(
+            record.get("data_source", "keras download"), tuple(index for index, _ in shown)
+        )
     except Exception as error:
         st.caption(f"The test digits are not available here ({error}).")
         return
     st.caption(f"Misclassified test digits (true → read): {wrong:,} in all, the first 24 shown")
     columns = st.columns(8)
-    for position, (index, predicted) in enumerate(mistakes[:24]):
+    for position, (_, predicted) in enumerate(shown):
         columns[position % 8].image(
-            images[index], clamp=True, width=56, caption=f"{labels[index]} → {predicted}"
+            images[position], clamp=True, width=56, caption=f"{labels[position]} → {predicted}"
         )
+
+
+def record_extras(record: dict) -> list[str]:
+    """What a run taught besides MNIST, how it refuses what is not a digit and how far its
+    confidence can be trusted, in plain words; only what the record holds (older runs hold
+    none of it)."""
+    lines = []
+    taught = [
+        f"{record[key]:,} {words}"
+        for key, words in (
+            ("not_digit_drawings", "drawings that are not digits"),
+            ("styled_digits", "flagged 1s and crossed 7s"),
+        )
+        if record.get(key)
+    ]
+    if taught:
+        lines.append("Also taught " + " and ".join(taught) + ".")
+    if "test_refused" in record:
+        lines.append(
+            f'Says "not a digit" to {record["test_refused"]:.2%} of the MNIST test digits '
+            "(the accuracy above counts the digit it would read)."
+        )
+    if "not_digit_refusal" in record:
+        lines.append(
+            f'Says "not a digit" to {record["not_digit_refusal"]:.1%} of held-out drawings '
+            "that are not digits (kinds of letters and shapes it never saw in training)."
+        )
+    if "test_ece" in record:
+        before = record.get("test_ece_before")
+        lines.append(
+            f"Its stated confidence is off from how often it is right by {record['test_ece']:.1%}"
+            " on average (calibration error on the test digits"
+            + (f"; {before:.1%} before the temperature below" if before is not None else "")
+            + ")."
+        )
+    if "temperature" in record:
+        lines.append(
+            f"Calibrated by a temperature of {record['temperature']:.2f}, fitted on held-out "
+            "digits (1 = confidences left as the network gave them)."
+        )
+    return lines
 
 
 def run_details(run_id: str, active_id: str) -> None:
@@ -250,6 +407,9 @@ def run_details(run_id: str, active_id: str) -> None:
         f"{config.get('learning_rate')} · augmentation {'on' if config.get('augment') else 'off'}"
         f" · trained {record.get('trained_at', '?').replace('T', ' ')[:16]} UTC"
     )
+    extras = record_extras(record)
+    if extras:
+        st.markdown("\n".join(f"- {line}" for line in extras))
     if "corrections_used" in record:
         held_out = record.get("corrections_test_accuracy")
         st.caption(
@@ -317,7 +477,9 @@ def collected_section() -> None:
             st.image(
                 enlarged(correction.model_input, 2),
                 clamp=True,
-                caption=f"{correction.label} (read {correction.predicted})",
+                caption=f"{correction.label} (read "
+                + ("not a digit" if correction.predicted is None else str(correction.predicted))
+                + ")",
             )
             if is_admin() and st.button("Delete", key=f"collected_delete_{correction.id}"):
                 store.delete(correction.id)

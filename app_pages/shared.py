@@ -21,6 +21,9 @@ from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import BUNDLED_ID, ModelRegistry
 
 UNSURE_BELOW = 0.6  # under this top probability we show the two best guesses, not one answer
+NOT_A_DIGIT = "not_a_digit"  # Prediction.verdict of ink that is not one digit
+NOT_A_DIGIT_MESSAGE = "That does not look like a digit"
+MODEL_INPUT_CAPTION = "What the model saw (28x28)"
 ADMIN_ENV_VAR = "MNIST_ADMIN_PASSWORD"
 
 
@@ -123,15 +126,24 @@ def enlarged(digit: np.ndarray, scale: int = 6) -> np.ndarray:
 
 
 def show_prediction(
-    prediction: Prediction, key: str, classifier=None, original=None, model_version: str = ""
+    prediction: Prediction,
+    key: str,
+    classifier=None,
+    original=None,
+    model_version: str = "",
+    not_a_digit_hint: str = "",
 ) -> None:
     """The prediction block: big digit, confidence, all ten probabilities, the model's input,
-    and (when ``classifier`` is given) "Why this digit?" and "Wrong? It is a ..."."""
+    and (when ``classifier`` is given) "Why this digit?" and "Wrong? It is a ...". Ink that
+    is not one digit gets :func:`show_not_a_digit` instead, with ``not_a_digit_hint``."""
+    if prediction.verdict == NOT_A_DIGIT:
+        show_not_a_digit(prediction, key, classifier, original, model_version, not_a_digit_hint)
+        return
     reading, seen = st.columns(2)
     with reading:
         st.metric("Prediction", str(prediction.digit))
         st.caption(f"Confidence {prediction.confidence:.1%}")
-    seen.html(pixel_figure(prediction.model_input, 140, "What the model saw (28x28)"))
+    seen.html(pixel_figure(prediction.model_input, 140, MODEL_INPUT_CAPTION))
     if prediction.confidence < UNSURE_BELOW:
         (first, p_first), (second, p_second) = prediction.ranked[:2]
         st.warning(f"The model is unsure: {first} ({p_first:.0%}) or {second} ({p_second:.0%}).")
@@ -139,6 +151,29 @@ def show_prediction(
     if classifier is not None:
         explanation(prediction, classifier, key)
         correction_control(prediction, key, original, model_version)
+
+
+def show_not_a_digit(
+    prediction: Prediction, key: str, classifier, original, model_version: str, hint: str
+) -> None:
+    """The block for ink the model refused as not one digit: the refusal in words, what the
+    model saw, each digit's probability should it be one after all, and the correction
+    control (a digit it refused can still be taught)."""
+    reading, seen = st.columns(2)
+    with reading:
+        st.metric("Prediction", "Not a digit")
+        st.caption(f"{prediction.not_digit:.0%} sure it is not one digit")
+    seen.html(pixel_figure(prediction.model_input, 140, MODEL_INPUT_CAPTION))
+    st.warning(f"**{NOT_A_DIGIT_MESSAGE}.** {hint}".strip())
+    st.html(probability_bars(prediction.probabilities, None))
+    st.caption(
+        f"The bars: how likely each digit is, should it be one ({1 - prediction.not_digit:.0%}"
+        f' in all); "not a digit" has the other {prediction.not_digit:.0%}.'
+    )
+    if classifier is not None:
+        correction_control(
+            prediction, key, original, model_version, "A digit after all? It is a ..."
+        )
 
 
 def pixel_figure(digit: np.ndarray, size_px: int, caption: str) -> str:
@@ -156,8 +191,9 @@ def pixel_figure(digit: np.ndarray, size_px: int, caption: str) -> str:
     )
 
 
-def probability_bars(probabilities: np.ndarray, chosen: int) -> str:
-    """The ten probabilities as a bar chart in plain HTML.
+def probability_bars(probabilities: np.ndarray, chosen: int | None) -> str:
+    """The ten probabilities as a bar chart in plain HTML, ``chosen``'s bar darker (none
+    when None).
 
     Not ``st.bar_chart``: a Vega chart costs each browser tens of ms of CPU on every stroke;
     eight tabs sharing a 2-core server with it waited seconds for their readings."""
@@ -203,8 +239,15 @@ def explanation(prediction: Prediction, classifier, key: str) -> None:
     )
 
 
-def correction_control(prediction: Prediction, key: str, original, model_version: str) -> None:
-    """ "Wrong? It is a ..." -> one row in the corrections store."""
+def correction_control(
+    prediction: Prediction,
+    key: str,
+    original,
+    model_version: str,
+    question: str = "Wrong? It is a ...",
+) -> None:
+    """ "Wrong? It is a ..." -> one row in the corrections store (its read digit None when
+    the model read no digit)."""
     # A key per drawing: the choice resets when the digit changes.
     digest = hashlib.sha1(prediction.model_input.tobytes()).hexdigest()[:12]
     saved_key = f"{key}_saved_{digest}"
@@ -213,9 +256,7 @@ def correction_control(prediction: Prediction, key: str, original, model_version
             f"Thanks: saved as a {st.session_state[saved_key]}. It will help the next model."
         )
         return
-    choice = st.pills(
-        "Wrong? It is a ...", list(range(10)), key=f"{key}_correct_{digest}", wrap=True
-    )
+    choice = st.pills(question, list(range(10)), key=f"{key}_correct_{digest}", wrap=True)
     if choice is None:
         return
     try:

@@ -8,8 +8,11 @@ from keras import layers
 ARCHITECTURES = ("compact", "tutorial")
 
 
-def build_model(arch: str = "compact", dropout_rate: float = 0.25) -> keras.Model:
-    """Return an uncompiled model mapping (batch, 28, 28) images to 10 softmax probabilities.
+def build_model(
+    arch: str = "compact", classes: int = 10, dropout_rate: float = 0.25
+) -> keras.Model:
+    """Return an uncompiled model mapping (batch, 28, 28) images to ``classes`` softmax
+    probabilities: the ten digits, and "not a digit" as an 11th class when ``classes`` is 11.
 
     ``compact`` is ours: batch-normalised convolutions sized for a 2-core CPU (about 4.8 M
     multiply-adds per digit). ``tutorial`` is the starting tutorial's network, kept to compare.
@@ -19,9 +22,9 @@ def build_model(arch: str = "compact", dropout_rate: float = 0.25) -> keras.Mode
     inputs = keras.Input((28, 28), name="digit")
     features = layers.Reshape((28, 28, 1))(inputs)
     if arch == "compact":
-        outputs = _compact_head(features, dropout_rate)
+        outputs = _compact_head(features, classes, dropout_rate)
     else:
-        outputs = _tutorial_head(features)
+        outputs = _tutorial_head(features, classes)
     return keras.Model(inputs, outputs, name=arch)
 
 
@@ -33,7 +36,7 @@ def _conv_bn(features, filters: int, kernel_size: int):
     return layers.ReLU()(features)
 
 
-def _compact_head(features, dropout_rate: float):
+def _compact_head(features, classes: int, dropout_rate: float):
     features = _conv_bn(features, 32, 5)  # (24, 24, 32): strokes and their ends
     features = layers.MaxPooling2D()(features)  # (12, 12, 32)
     features = _conv_bn(features, 64, 3)  # (10, 10, 64)
@@ -42,10 +45,10 @@ def _compact_head(features, dropout_rate: float):
     features = layers.Flatten()(features)  # 1024
     features = layers.Dense(128, activation="relu")(features)
     features = layers.Dropout(dropout_rate)(features)
-    return layers.Dense(10, activation="softmax")(features)
+    return layers.Dense(classes, activation="softmax")(features)
 
 
-def _tutorial_head(features):
+def _tutorial_head(features, classes: int):
     # 3x (Conv2D(64) + MaxPool), Dense 64/32/10: 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1.
     for _ in range(3):
         features = layers.Conv2D(64, 3, activation="relu")(features)
@@ -53,4 +56,4 @@ def _tutorial_head(features):
     features = layers.Flatten()(features)
     features = layers.Dense(64, activation="relu")(features)
     features = layers.Dense(32, activation="relu")(features)
-    return layers.Dense(10, activation="softmax")(features)
+    return layers.Dense(classes, activation="softmax")(features)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import with_temperature
 from .config import NumberReadingConfig
 from .errors import InvalidImageError
 from .fast_forward import FastForward
@@ -24,15 +25,23 @@ BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_cnn.k
 BATCH_CHUNK = 512
 
 
+VERDICTS = ("digit", "blank", "not_a_digit")
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What the model read in one image."""
 
-    digit: int | None  # 0-9, or None when the image holds no digit
-    probabilities: np.ndarray = field(repr=False)  # (10,) float32, sums to 1 (zeros if no digit)
-    confidence: float  # the top probability (0.0 if no digit)
+    digit: int | None  # 0-9, or None when the image holds no digit (blank or not a digit)
+    # (10,) float32: each digit's calibrated probability; with not_digit they sum to 1
+    # (zeros when blank)
+    probabilities: np.ndarray = field(repr=False)
+    confidence: float  # the read digit's probability (0.0 when no digit is read)
     model_input: np.ndarray | None = field(repr=False)  # (28, 28) float32 in [0, 1], or None
     box: tuple[int, int, int, int] | None = None  # x, y, width, height (read_number only)
+    # "digit"; "blank" (no ink, or only specks); "not_a_digit" (a letter, a doodle, two digits)
+    verdict: str = "digit"
+    not_digit: float = 0.0  # probability that the ink is not one digit
 
     @property
     def ranked(self) -> list[tuple[int, float]]:
@@ -44,8 +53,8 @@ class Prediction:
 
 
 def no_digit() -> Prediction:
-    """A fresh "no digit" result (fresh, so no caller can alter another's probabilities)."""
-    return Prediction(None, np.zeros(10, np.float32), 0.0, None)
+    """A fresh "blank" result (fresh, so no caller can alter another's probabilities)."""
+    return Prediction(None, np.zeros(10, np.float32), 0.0, None, verdict="blank")
 
 
 def record_path(model_path: Path) -> Path:
@@ -70,6 +79,10 @@ class DigitClassifier:
         # Whole numbers: found by the reader when there is one, else cut by rules alone.
         self.reader = reader
         self.reading = reading
+        # Fitted on held-out digits after training (calibration.py); 1.0 for older models.
+        self.temperature = float(self.record.get("temperature", 1.0))
+        # 11 when the model has a "not a digit" class, 10 for older ones.
+        self.classes = int(model.output_shape[-1])
         # The numpy path when the architecture allows it (ours and the tutorial's both do).
         self._forward = FastForward.compile(model) or self._keras_forward
 
@@ -85,7 +98,10 @@ class DigitClassifier:
         if not path.is_file():
             raise FileNotFoundError(f"no model file at {path}")
         model = keras.models.load_model(path, compile=False, safe_mode=True)
-        if tuple(model.input_shape[1:]) != (28, 28) or tuple(model.output_shape[1:]) != (10,):
+        if tuple(model.input_shape[1:]) != (28, 28) or tuple(model.output_shape[1:]) not in (
+            (10,),
+            (11,),
+        ):
             raise ValueError(
                 f"{path} is not a digit model: input {model.input_shape}, "
                 f"output {model.output_shape}"
@@ -98,14 +114,26 @@ class DigitClassifier:
     def _keras_forward(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(batch, training=False))
 
-    def probabilities(self, digits: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) preprocessed digits -> (N, 10) float32 probabilities."""
-        digits = np.asarray(digits, np.float32)
+    def scores(self, digits: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) preprocessed digits (float in [0, 1], or uint8 0-255) -> (N, classes)
+        calibrated probabilities: the ten digits, then "not a digit" if the model has it."""
+        digits = np.asarray(digits)
+        if digits.dtype == np.uint8:
+            digits = digits.astype(np.float32) * np.float32(1 / 255)
+        digits = digits.astype(np.float32, copy=False)
         chunks = [
             self._forward(digits[start : start + BATCH_CHUNK])
             for start in range(0, len(digits), BATCH_CHUNK)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
+        if not chunks:
+            return np.zeros((0, self.classes), np.float32)
+        return with_temperature(np.concatenate(chunks), self.temperature)
+
+    def probabilities(self, digits: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) preprocessed digits -> (N, 10) float32: which digit each is, supposing
+        it is one (each row sums to 1). What the number reading weighs."""
+        digit_scores = self.scores(digits)[:, :10]
+        return digit_scores / np.maximum(digit_scores.sum(axis=1, keepdims=True), 1e-12)
 
     def predict(self, image) -> Prediction:
         """Read the digit in one image.
@@ -119,7 +147,8 @@ class DigitClassifier:
         Returns
         -------
         Prediction
-            ``digit`` None when the image holds no digit.
+            ``digit`` None when the image holds no digit: ``verdict`` then says whether it
+            was blank or held something that is not a digit.
 
         Raises
         ------
@@ -129,7 +158,7 @@ class DigitClassifier:
         digit = to_mnist(image)
         if digit is None:
             return no_digit()
-        return _prediction(self.probabilities(digit[None])[0], digit)
+        return _reading(self.scores(digit[None])[0], digit)
 
     def predict_batch(self, images) -> list[Prediction]:
         """Read many images; one model call per chunk. Raises on the first unreadable image."""
@@ -137,9 +166,9 @@ class DigitClassifier:
         present = [index for index, digit in enumerate(digits) if digit is not None]
         results = [no_digit() for _ in digits]
         if present:
-            probabilities = self.probabilities(np.stack([digits[index] for index in present]))
+            scores = self.scores(np.stack([digits[index] for index in present]))
             for row, index in enumerate(present):
-                results[index] = _prediction(probabilities[row], digits[index])
+                results[index] = _reading(scores[row], digits[index])
         return results
 
     def read_number(self, image) -> NumberReading:
@@ -224,6 +253,19 @@ def bundled_reader() -> NumberReader | None:
     except Exception as error:  # a missing, truncated or foreign file: any loader error
         warnings.warn(f"number reader unavailable, cutting numbers by rules: {error}", stacklevel=2)
         return None
+
+
+def _reading(scores: np.ndarray, digit_image: np.ndarray) -> Prediction:
+    """One digit's Prediction from its calibrated scores over 10 or 11 classes: "not a digit"
+    when that is the most probable class."""
+    probabilities = scores[:10].astype(np.float32)
+    not_digit = float(scores[10]) if len(scores) > 10 else 0.0
+    top = int(np.argmax(probabilities))
+    if not_digit > probabilities[top]:
+        return Prediction(None, probabilities, 0.0, digit_image, None, "not_a_digit", not_digit)
+    return Prediction(
+        top, probabilities, float(probabilities[top]), digit_image, None, "digit", not_digit
+    )
 
 
 def _prediction(probabilities: np.ndarray, digit_image: np.ndarray, box=None) -> Prediction:

@@ -6,21 +6,22 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .config import (
     BACKGROUND_TRAINING,
     NUMBER_TRAIN_LIMITS,
+    TRAIN_PRESETS,
     NumberTrainConfig,
     TrainConfig,
     TrainResources,
 )
+from .config_flags import add_config_arguments, flag, given_settings
 
 DEFAULTS = TrainConfig()
 NUMBER_DEFAULTS = NumberTrainConfig()
 DATA_HELP = "MNIST .npz (default: $MNIST_DATA, else Keras' download)"
-# The quick preset: a 90-second sanity run that still reads digits well.
-QUICK = {"epochs": 3, "subset": 15_000}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,31 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model on MNIST",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    train.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
-    train.add_argument("--arch", choices=("compact", "tutorial"), default=DEFAULTS.arch)
-    train.add_argument("--no-augment", action="store_true", help="train on undistorted digits")
-    train.add_argument(
-        "--subset",
-        type=int,
-        default=DEFAULTS.subset,
-        help="train on this many digits (0 = all 60,000)",
-    )
+    add_config_arguments(train, DEFAULTS)
+    quick = TRAIN_PRESETS["quick"]
     train.add_argument(
         "--quick",
         action="store_true",
-        help=f"preset: {QUICK['epochs']} epochs on {QUICK['subset']:,} digits",
-    )
-    train.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    train.add_argument(
-        "--corrections", default="", help="SQLite file of users' corrections to train on too"
-    )
-    train.add_argument(
-        "--corrections-oversample",
-        type=int,
-        default=DEFAULTS.corrections_oversample,
-        help="times each correction is shown per epoch",
+        help=f"the {quick.label} preset ({quick.summary.replace('%', '%%')}): "
+        + " ".join(f"{flag(name)} {value}" for name, value in quick.overrides().items()),
     )
     train.add_argument("--data", help=DATA_HELP)
     train.add_argument(
@@ -121,22 +104,10 @@ def run_train(arguments) -> int:
     # Before importing TensorFlow: the threads it starts inherit the priority.
     lower_priority(resources.nice)
     from .jobs import ProgressFile
-    from .train import train, with_overrides
+    from .train import train
 
-    config = with_overrides(
-        DEFAULTS,
-        epochs=arguments.epochs,
-        batch_size=arguments.batch_size,
-        learning_rate=arguments.learning_rate,
-        arch=arguments.arch,
-        augment=not arguments.no_augment,
-        subset=arguments.subset,
-        seed=arguments.seed,
-        corrections=arguments.corrections,
-        corrections_oversample=arguments.corrections_oversample,
-    )
-    if arguments.quick:
-        config = with_overrides(config, **QUICK)
+    preset = TRAIN_PRESETS["quick"].overrides() if arguments.quick else {}
+    config = replace(DEFAULTS, **{**preset, **given_settings(arguments)})
     bar = _ProgressBar()
     progress_file = (
         ProgressFile(arguments.progress_file, config) if arguments.progress_file else None
@@ -263,12 +234,13 @@ def run_evaluate(arguments) -> int:
 
     from .classifier import DigitClassifier
     from .data import load_mnist
-    from .train import _test_metrics, preprocess_images
+    from .train import _test_metrics
+    from .training_data import preprocess_images
 
     classifier = DigitClassifier.load(arguments.model)
     data = load_mnist(arguments.data)
     metrics = _test_metrics(
-        classifier.probabilities(preprocess_images(data.x_test, data.checksum)), data.y_test
+        classifier.scores(preprocess_images(data.x_test, data.checksum)), data.y_test
     )
     print(f"model: {classifier.path}")
     print(f"test accuracy: {metrics['test_accuracy']:.4%} on {metrics['test_digits']:,} digits")
@@ -300,6 +272,8 @@ def run_predict(arguments) -> int:
                 if reading.text
                 else f"{name}: no digit found"
             )
+        elif prediction.verdict == "not_a_digit":
+            print(f"{name}: not a digit ({prediction.not_digit:.1%} sure)")
         elif prediction.digit is None:
             print(f"{name}: no digit found")
         else:

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import TrainConfig
+from .config_flags import command_line
 from .registry import ModelRegistry, read_json, write_json_atomically
 from .train import validate_config
 
@@ -150,18 +151,7 @@ def _command(config: TrainConfig, run_dir: Path, data_path: str | None) -> list[
         "-m",
         "mnist_core",
         "train",
-        "--epochs",
-        str(config.epochs),
-        "--batch-size",
-        str(config.batch_size),
-        "--learning-rate",
-        repr(config.learning_rate),
-        "--arch",
-        config.arch,
-        "--subset",
-        str(config.subset),
-        "--seed",
-        str(config.seed),
+        *command_line(config),
         "--output",
         str(run_dir / "model.keras"),
         "--progress-file",
@@ -170,15 +160,6 @@ def _command(config: TrainConfig, run_dir: Path, data_path: str | None) -> list[
         str(run_dir / "cancel"),
         "--background",
     ]
-    if not config.augment:
-        command.append("--no-augment")
-    if config.corrections:
-        command += [
-            "--corrections",
-            config.corrections,
-            "--corrections-oversample",
-            str(config.corrections_oversample),
-        ]
     if data_path:
         command += ["--data", str(data_path)]
     return command

@@ -77,8 +77,15 @@ def _light_background(grey: np.ndarray) -> bool:
             grey[-patch:, -patch:].ravel(),
         ]
     )
-    votes = sum(int(tone > middle) for tone in (median, np.median(frame), np.median(corners)))
+    votes = sum(int(tone > middle) for tone in (median, _median(frame), _median(corners)))
     return votes >= 2
+
+
+def _median(values: np.ndarray) -> float:
+    """numpy.median's value, without its ~20 us of overhead on the few hundred values of a
+    frame (a fifth of the time of a 28x28 digit's whole preprocessing)."""
+    ordered = np.sort(values)
+    return float(ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2
 
 
 def _percentiles(values: np.ndarray, percents) -> list[float]:

@@ -7,6 +7,10 @@ along its centre lines with one pen width, as a pen or a finger draws. They let 
 pipeline on inputs whose true label is known. The digit model never trains on them; the
 number reader trains on numbers composed from MNIST *training* digits only, and every
 measurement composes from the *test* digits.
+
+:func:`hard_canvas_drawing`, :func:`flagged_one_canvas` and :func:`crossed_seven_canvas` are
+canvases as hard as real ones: European styles, squeezed or stretched digits, very thin or
+very thick pens, mouse jitter. The last two owe nothing to MNIST.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import io
 import cv2
 import numpy as np
 from PIL import Image
+
+from .styles import UPSCALE, crossed_seven_strokes, draw_paths, flagged_one_strokes, restyle
 
 
 def _stroke_shape(digit: np.ndarray, height: int, stroke_px: float) -> np.ndarray:
@@ -132,6 +138,137 @@ def canvas_drawing(
         rgba[..., :3] = paper + (colour - paper) * canvas_alpha[..., None]
         rgba[..., 3] = 255
     return np.round(rgba).astype(np.uint8)
+
+
+def hard_canvas_drawing(
+    digit: np.ndarray, label: int, rng: np.random.Generator, size: int = 280
+) -> np.ndarray:
+    """An RGBA (size, size, 4) canvas like :func:`canvas_drawing`'s (transparent, ink in
+    alpha) but as hard as real drawings are: half the time the digit in a European style
+    (:func:`mnist_core.styles.restyle`), squeezed or stretched, slightly rotated, drawn with
+    a very thin, ordinary or very thick pen along jittery mouse strokes."""
+    source, factor = digit, 8  # centre lines at 8x MNIST: strokes ~20 px wide to thin
+    if rng.random() < 0.5:
+        styled = restyle(digit, label, rng)
+        if styled is not None:
+            source, factor = styled, 8 // UPSCALE
+    segments = _centre_line_segments(source, factor)
+    return _jittery_canvas(segments, rng, size, **(_ONE_LIMITS if label == 1 else {}))
+
+
+def flagged_one_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarray:
+    """A European 1 (a long flag, half the time a base) drawn from scratch on a canvas, as
+    :func:`hard_canvas_drawing` draws: owes nothing to MNIST, so it measures honestly."""
+    return _jittery_canvas(_polyline_segments(flagged_one_strokes(rng)), rng, size, **_ONE_LIMITS)
+
+
+def crossed_seven_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarray:
+    """A European 7 (its stem crossed) drawn from scratch on a canvas, as
+    :func:`flagged_one_canvas`."""
+    return _jittery_canvas(_polyline_segments(crossed_seven_strokes(rng)), rng, size)
+
+
+def _centre_line_segments(image: np.ndarray, factor: int) -> np.ndarray:
+    """(K, 2, 2) x, y segments joining neighbouring pixels of the centre lines of ``image``
+    upscaled ``factor`` times: the digit as pen paths, which any map can then bend."""
+    lines = _centre_lines((_resized(image, factor) > 0.5).astype(np.uint8))
+    rows, cols = np.nonzero(lines)
+    node = np.full((lines.shape[0] + 2, lines.shape[1] + 2), -1)
+    node[rows + 1, cols + 1] = np.arange(len(rows))
+    starts, ends = [], []
+    for row_step, col_step in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        neighbour = node[rows + 1 + row_step, cols + 1 + col_step]
+        starts.append(np.flatnonzero(neighbour >= 0))
+        ends.append(neighbour[neighbour >= 0])
+    edges = np.stack([np.concatenate(starts), np.concatenate(ends)], axis=1)
+    points = _smoothed(np.stack([cols, rows], axis=1).astype(np.float64), edges)
+    return points[edges]
+
+
+def _smoothed(points: np.ndarray, edges: np.ndarray, passes: int = 40) -> np.ndarray:
+    """Centre-line pixels each moved towards the mean of its neighbours (ends stay): a
+    pixel path zigzags by a pixel, which a wide pen turns into lumps along its edges."""
+    degree = np.bincount(edges.ravel(), minlength=len(points))
+    for _ in range(passes):
+        total = points.copy()
+        np.add.at(total, edges[:, 0], points[edges[:, 1]])
+        np.add.at(total, edges[:, 1], points[edges[:, 0]])
+        moved = total / (degree + 1)[:, None]
+        points = np.where((degree > 1)[:, None], moved, points)
+    return points
+
+
+def _polyline_segments(paths, step: float = 0.01) -> np.ndarray:
+    """(K, 2, 2) segments ``step`` long along the polylines ``paths``: short enough for the
+    jitter to bend them."""
+    segments = []
+    for path in paths:
+        lengths = np.linalg.norm(np.diff(path, axis=0), axis=1)
+        along = np.concatenate([[0.0], np.cumsum(lengths)])
+        places = np.linspace(0, along[-1], max(2, int(along[-1] / step) + 1))
+        points = np.stack([np.interp(places, along, path[:, axis]) for axis in (0, 1)], 1)
+        segments.append(np.stack([points[:-1], points[1:]], 1))
+    return np.concatenate(segments)
+
+
+# Turning a 1 clockwise or widening it flattens its flag: a stem leaning right under a flat
+# flag is a 7 (and even a plain 1 leaning far right reads as one), so 1s turn and widen less.
+_ONE_LIMITS = {"rotation": (-20.0, 5.0), "widening": (0.6, 1.15)}
+
+
+def _jittery_canvas(
+    segments: np.ndarray,
+    rng: np.random.Generator,
+    size: int,
+    rotation: tuple[float, float] = (-20.0, 20.0),
+    widening: tuple[float, float] = (0.6, 1.5),
+) -> np.ndarray:
+    """The pen paths ``segments`` squeezed or stretched (width x 0.6-1.5), rotated by up to
+    20 degrees, drawn 35-90% of the canvas tall with a pen 2-4 px, 3-12% of the canvas or
+    30-40 px wide, wobbling like a mouse; RGBA, ink in alpha, in a random colour."""
+    points = segments.reshape(-1, 2) - segments.reshape(-1, 2).mean(axis=0)
+    angle = np.deg2rad(rng.uniform(*rotation))  # clockwise on screen
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = (points * (rng.uniform(*widening), 1.0)) @ turn.T
+    pen = [rng.uniform(2, 4), rng.uniform(0.03, 0.12) * size, rng.uniform(30, 40)][rng.integers(3)]
+    height = max(rng.uniform(0.35, 0.9), min(0.9, 5 * pen / size)) * size
+    extent = np.ptp(points, axis=0)
+    scale = min(height / extent[1], (size - 1.2 * pen - 8) / max(extent[0], 1e-6))
+    points = _mouse_jitter(points * scale, height, rng)
+    points -= points.min(axis=0)
+    # OpenCV's round pen ends and anti-aliasing reach up to 0.55 pen + 2 px beyond the paths.
+    margin = 0.6 * pen + 4
+    points *= min(1.0, (size - 2 * margin) / np.ptp(points, axis=0).max())  # jitter grew it
+    room = np.maximum(size - 2 * margin - np.ptp(points, axis=0), 0)
+    points += margin + rng.uniform(0, 1, size=2) * room
+    ink = np.zeros((size, size), np.uint8)
+    draw_paths(ink, list(points.reshape(-1, 2, 2)), int(round(pen)))
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[..., :3] = rng.integers(0, 256, 3)
+    rgba[..., 3] = ink
+    return rgba
+
+
+def _mouse_jitter(points: np.ndarray, height: float, rng: np.random.Generator) -> np.ndarray:
+    """``points`` moved by a smooth random wobble (three waves 25-80% of the digit's height
+    long, each up to 4% of its length high: a short wave as high as a long one turns a wide
+    pen's stroke into a string of beads) and half the time by one or two creases (corners
+    where a stroke crosses them), as a hand steering a mouse draws."""
+    moved = points.copy()
+    for _ in range(3):
+        length = rng.uniform(0.25, 0.8) * height
+        direction, push = rng.normal(size=(2, 2))
+        wave = direction / np.linalg.norm(direction) * 2 * np.pi / length
+        push *= rng.uniform(0, 0.04) * length / np.linalg.norm(push)
+        moved += np.sin(points @ wave + rng.uniform(0, 2 * np.pi))[:, None] * push
+    for _ in range(rng.integers(1, 3) if rng.random() < 0.5 else 0):
+        normal = rng.normal(size=2)
+        normal /= np.linalg.norm(normal)
+        across = points @ normal - rng.uniform(-0.3, 0.3) * height
+        half_width = rng.uniform(0.1, 0.2) * height
+        tent = np.maximum(0, half_width - np.abs(across)) * rng.uniform(-0.3, 0.3)
+        moved += tent[:, None] * np.array([-normal[1], normal[0]])
+    return moved
 
 
 def paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) -> bytes:

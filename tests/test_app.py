@@ -230,6 +230,7 @@ def test_retrain_page_renders_the_form_and_the_bundled_run():
 
 def test_retrain_form_bounds_epochs_and_the_server_rejects_out_of_range(app_home):
     app = run_app(page="app_pages/retrain.py")
+    app.radio(key="retrain_preset").set_value("custom").run()
     epochs = app.number_input(key="retrain_epochs")
     assert (epochs.min, epochs.max) == (1, 50)
     from mnist_core.config import TrainConfig
@@ -241,8 +242,10 @@ def test_retrain_form_bounds_epochs_and_the_server_rejects_out_of_range(app_home
 
 def test_a_short_training_run_completes_shows_curves_and_can_be_promoted():
     app = run_app(page="app_pages/retrain.py")
+    app.radio(key="retrain_preset").set_value("custom").run()
     app.number_input(key="retrain_epochs").set_value(1)
     app.selectbox(key="retrain_subset").set_value(3_000)
+    app.number_input(key="retrain_not_digits").set_value(1_000)
     with FakeCanvas(None):
         app.button(key="FormSubmitter:retrain_form-Start training").click().run()
         run_id = TrainingJobs(ModelRegistry()).running()

@@ -268,6 +268,7 @@ def test_an_unwritable_run_folder_is_reported_and_drawing_still_works(
     with FakeCanvas(image):
         app = run_app(image, page="app_pages/retrain.py")
         assert not app.exception
+        app.radio(key="retrain_preset").set_value("custom").run()
         app.number_input(key="retrain_epochs").set_value(1)
         app.button(key=START).click().run()
         assert not app.exception

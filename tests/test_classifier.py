@@ -105,10 +105,11 @@ def test_probabilities_are_float32_of_shape_10(seven_prediction):
     assert seven_prediction.probabilities.shape == (10,)
 
 
-def test_probabilities_sum_to_one(seven_prediction):
+def test_probabilities_and_not_a_digit_sum_to_one(seven_prediction):
     probabilities = seven_prediction.probabilities
-    assert np.all(probabilities >= 0)
-    assert abs(float(probabilities.sum(dtype=np.float64)) - 1) < 1e-5
+    assert np.all(probabilities >= 0) and 0 <= seven_prediction.not_digit < 0.5
+    total = float(probabilities.sum(dtype=np.float64)) + seven_prediction.not_digit
+    assert abs(total - 1) < 1e-5
 
 
 def test_confidence_is_the_top_probability(seven_prediction):
@@ -225,9 +226,9 @@ def test_predict_batch_raises_on_an_unreadable_image(classifier, mnist):
 def test_numpy_fast_path_matches_keras(classifier, mnist):
     """Reference check: the numpy forward pass against Keras itself on the same 64 digits."""
     digits = np.stack([to_mnist(digit) for digit in mnist["x_test"][:64]])
-    fast = classifier.probabilities(digits)
+    fast = DigitClassifier(classifier.model).scores(digits)  # no temperature: the network's own
     reference = np.asarray(classifier.model(digits, training=False))
-    assert fast.shape == reference.shape == (64, 10)
+    assert fast.shape == reference.shape == (64, classifier.classes)
     assert fast.dtype == np.float32
     np.testing.assert_allclose(fast, reference, atol=1e-4, rtol=0)
     assert np.array_equal(fast.argmax(axis=1), reference.argmax(axis=1))

@@ -219,8 +219,8 @@ def test_train_writes_a_loadable_model(trained, mnist):
     classifier = DigitClassifier.load(output)
     assert classifier.record == record  # the JSON beside the model is picked up
     prediction = classifier.predict(mnist["x_test"][0])
-    assert prediction.digit in range(10)
-    assert abs(float(prediction.probabilities.sum()) - 1) < 1e-5
+    assert prediction.digit in range(10) or prediction.verdict == "not_a_digit"
+    assert abs(float(prediction.probabilities.sum()) + prediction.not_digit - 1) < 1e-5
 
 
 def test_train_leaves_only_the_model_and_its_record(trained):
@@ -245,7 +245,9 @@ def test_train_record_has_the_expected_keys(trained):
 def test_train_record_config_is_what_was_asked(trained):
     record = trained[2]
     assert record["config"]["epochs"] == 1 and record["config"]["subset"] == 1000
-    assert 900 <= record["train_digits"] < 1000  # the subset less its validation share
+    # The subset of MNIST digits, plus the styled 1s and 7s and the not-digit drawings.
+    assert record["styled_digits"] > 0 and record["not_digit_drawings"] == 6000
+    assert record["train_digits"] == 1000 + record["styled_digits"] + 6000
 
 
 def test_train_record_history_has_one_epoch_of_curves(trained):
@@ -485,15 +487,15 @@ def test_background_training_gives_tensorflow_one_thread_of_each_kind():
 def test_the_preprocessing_cache_is_reused_and_keyed_by_preprocessing_values(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from mnist_core import train as train_module
+    from mnist_core import training_data
 
-    monkeypatch.setattr(train_module, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(training_data, "CACHE_DIR", tmp_path)
     digits = np.load(ROOT / "tests" / "data" / "mnist_sample.npz")["x_test"][:20]
-    first = train_module.preprocess_images(digits, "a" * 64)
+    first = training_data.preprocess_images(digits, "a" * 64, workers=1)
     (cached,) = tmp_path.iterdir()
-    np.testing.assert_array_equal(train_module.preprocess_images(digits, "a" * 64), first)
+    np.testing.assert_array_equal(training_data.preprocess_images(digits, "a" * 64), first)
     assert list(tmp_path.iterdir()) == [cached]
-    changed = replace(train_module.PREPROCESS, min_stroke_px=3.0)
-    monkeypatch.setattr(train_module, "PREPROCESS", changed)
-    train_module.preprocess_images(digits, "a" * 64)
+    changed = replace(training_data.PREPROCESS, min_stroke_px=3.0)
+    monkeypatch.setattr(training_data, "PREPROCESS", changed)
+    training_data.preprocess_images(digits, "a" * 64, workers=1)
     assert len(list(tmp_path.iterdir())) == 2  # another preprocessing, another cache file

@@ -1,0 +1,243 @@
+"""Handwriting styles MNIST's writers rarely use, drawn onto MNIST digits.
+
+MNIST was written by American census staff and students. Many European writers give the 1 a
+long up-stroke (a flag) and often a base, and cross the 7's stem; the model, never having
+seen those, misreads them. :func:`restyle` redraws an MNIST digit in such a style: the digit
+is upscaled and the extra stroke added at the digit's own pen width, leaving a RAW image
+(white on black, uint8) which training passes through :func:`mnist_core.preprocess.to_mnist`
+like every other image, so the added stroke is re-fitted into MNIST's 20x20 box as a real
+drawing would be. The pen paths of a 1 and a 7 drawn from scratch in the same styles
+(:func:`flagged_one_strokes`, :func:`crossed_seven_strokes`) let tests and benchmarks
+measure on digits owing nothing to MNIST.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .preprocess import stroke_width
+
+UPSCALE = 4  # MNIST's 28 px -> 112 px: strokes ~10 px wide, so pen widths round finely
+MARGIN = 28  # blank px around the upscaled digit: room for a flag left of a 1 near the edge
+STYLED_SIDE = 28 * UPSCALE + 2 * MARGIN  # every restyled image is this square
+_SUBPIXEL_BITS = 4  # cv2 drawing at 1/16 px, so short wobbly segments do not snap to a grid
+
+
+def restyle(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray | None:
+    """A raw MNIST digit ((28, 28) uint8, white on black) redrawn in a style MNIST's writers
+    rarely use: a (STYLED_SIDE, STYLED_SIDE) uint8 white-on-black image, the digit at
+    ``UPSCALE`` times its size. None when no style applies to this label (or the digit has
+    no ink to restyle)."""
+    style = _STYLES.get(int(label))
+    if style is None:
+        return None
+    image = np.pad(
+        cv2.resize(digit, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_LINEAR), MARGIN
+    )
+    ink = image > 127
+    if ink.sum() < 4 * UPSCALE * UPSCALE:
+        return None
+    return style(image, ink, rng)
+
+
+def styled_digits(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, share: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """Styled copies of ``share`` of the digits of each styled label (the 1s and the 7s),
+    chosen at random: ((N, STYLED_SIDE, STYLED_SIDE) uint8 raw images for to_mnist, (N,)
+    labels). A quarter by default: enough for the model to learn that a flag does not make a
+    7, while the unstyled MNIST 1s and 7s still dominate."""
+    chosen = []
+    for label in sorted(_STYLES):
+        members = np.flatnonzero(labels == label)
+        count = int(round(share * len(members)))
+        chosen.extend(rng.choice(members, size=count, replace=False).tolist())
+    raws, kept = [], []
+    for index in sorted(chosen):
+        raw = restyle(images[index], int(labels[index]), rng)
+        if raw is not None:
+            raws.append(raw)
+            kept.append(labels[index])
+    if not raws:
+        return np.zeros((0, STYLED_SIDE, STYLED_SIDE), np.uint8), np.zeros(0, labels.dtype)
+    return np.stack(raws), np.asarray(kept, labels.dtype)
+
+
+def _flagged_one(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """A 1 with a long flag from its top end down to the left (20-60 degrees below the
+    horizontal, 25-60% of the digit's height), and on an upright 1 a base one time in three.
+
+    On a 1 leaning right ("/") a flag near the stem's direction vanishes into it and a long,
+    flat one turns it into a 7 (which is why Europeans cross their 7s): the flag stays 25
+    degrees off the stem, gets steeper and shorter as the lean grows, and a 1 leaning more
+    than ~30 degrees gets none."""
+    pen = _pen_width(ink, rng)
+    top, bottom = _ink_rows(ink)
+    height = bottom - top + 1
+    start = _band_centre(ink, top, top + pen)
+    end = _band_centre(ink, bottom - pen, bottom)
+    stem_angle = np.degrees(np.arctan2(end[1] - start[1], start[0] - end[0]))
+    lean = max(0.0, 90.0 - stem_angle)  # degrees the top leans right
+    shallowest, steepest = 20.0 + 0.5 * lean, min(60.0, stem_angle - 25.0)
+    if steepest < shallowest:
+        return None
+    angle = np.deg2rad(rng.uniform(shallowest, steepest))
+    direction = np.array([-np.cos(angle), np.sin(angle)])
+    length = _flag_length(rng, angle, 0.6 - 0.01 * lean) * height
+    # A 1 leaning far left leaves little room: shorten the flag rather than clip it.
+    room = (start[0] - pen) / np.cos(angle)
+    length = max(min(length, room), 0.2 * height)
+    paths = [[start, start + length * direction]]
+    # A base under a slanted stem reads as a Z (a 2): only upright 1s get one.
+    if abs(stem_angle - 90) < 20 and rng.random() < 1 / 3:
+        foot = end - (0, 0.3 * pen)
+        reach = rng.uniform(0.15, 0.3, size=2) * height
+        tilt = np.tan(np.deg2rad(rng.uniform(-5, 5)))
+        paths.append([foot - (reach[0], -tilt * reach[0]), foot + (reach[1], tilt * reach[1])])
+    return _with_strokes(image, paths, pen, rng)
+
+
+def _crossed_seven(
+    image: np.ndarray, ink: np.ndarray, rng: np.random.Generator
+) -> np.ndarray | None:
+    """A 7 with a short bar across its stem at 40-60% of its height, 35-70% of the digit's
+    width long, centred on the stem give or take a little, tilted by up to 6 degrees. None
+    for a 7 MNIST's writer already crossed: a second bar makes a sign no one writes."""
+    pen = _pen_width(ink, rng)
+    top, bottom = _ink_rows(ink)
+    middle = ink[int(top + 0.4 * (bottom - top)) : int(top + 0.75 * (bottom - top))]
+    if _longest_run(middle) > 3 * pen:
+        return None
+    row = int(round(top + rng.uniform(0.4, 0.6) * (bottom - top)))
+    stem = _stem_column(ink, row, pen)
+    columns = np.flatnonzero(ink.any(axis=0))
+    length = max(rng.uniform(0.35, 0.7) * (columns[-1] - columns[0] + 1), 3 * pen)
+    centre = np.array([stem + rng.uniform(-0.1, 0.1) * length, row])
+    tilt = np.tan(np.deg2rad(rng.uniform(-6, 6)))
+    half = 0.5 * length * np.array([1.0, -tilt])
+    return _with_strokes(image, [[centre - half, centre + half]], pen, rng)
+
+
+_STYLES = {1: _flagged_one, 7: _crossed_seven}
+
+
+def _flag_length(rng: np.random.Generator, angle: float, longest: float = 0.6) -> float:
+    """A flag's length (share of the 1's height): 25-60%, but reaching at most 35% of the
+    height to the left. A long flat flag is a 7's top bar (which spans 50-80%)."""
+    return min(rng.uniform(0.25, longest), 0.35 / np.cos(angle))
+
+
+def _pen_width(ink: np.ndarray, rng: np.random.Generator) -> int:
+    """The digit's own stroke width (2 x area / outline length), give or take 15%: the new
+    stroke must look drawn by the same pen, not pasted in."""
+    width = stroke_width(ink.astype(np.uint8)) * rng.uniform(0.85, 1.15)
+    return max(2, int(round(width)))
+
+
+def _ink_rows(ink: np.ndarray) -> tuple[int, int]:
+    """First and last rows holding ink."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    return int(rows[0]), int(rows[-1])
+
+
+def _band_centre(ink: np.ndarray, first_row: int, last_row: int) -> np.ndarray:
+    """(x, y) centre of the ink in rows first_row..last_row: where a stroke ends, taken from
+    a pen's width of ink rather than one row, which may hold a stray pixel."""
+    rows, columns = np.nonzero(ink[max(first_row, 0) : last_row + 1])
+    return np.array([columns.mean(), rows.mean() + max(first_row, 0)])
+
+
+def _longest_run(ink: np.ndarray) -> int:
+    """The longest horizontal run of ink in any row: a bar, where a stem crosses a row in
+    about a pen's width (1.3 widths at 50 degrees)."""
+    edges = np.diff(np.pad(ink.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
+    return int((ends - starts).max()) if len(starts) else 0
+
+
+def _stem_column(ink: np.ndarray, row: int, pen: int) -> float:
+    """x of the 7's stem at ``row``: of the ink runs crossing the rows around it, the one
+    nearest the centre of the ink below (a 7 already crossed, or curled, has several)."""
+    band = ink[row - pen // 2 : row + pen // 2 + 1].any(axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], band.astype(np.int8), [0]])))
+    runs = edges.reshape(-1, 2)
+    if not len(runs):  # the stem is broken here; aim at the ink below
+        runs = np.array([[0, ink.shape[1]]])
+    below = np.nonzero(ink[row:])[1]
+    target = below.mean() if len(below) else ink.shape[1] / 2
+    centres = runs.mean(axis=1) - 0.5
+    return float(centres[np.argmin(np.abs(centres - target))])
+
+
+def _with_strokes(image, paths, pen: int, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with the straight ``paths`` drawn on it, each slightly wobbly."""
+    strokes = np.zeros_like(image)
+    draw_paths(strokes, [wobbly(np.asarray(path, float), rng) for path in paths], pen)
+    return np.maximum(image, strokes)
+
+
+def wobbly(path: np.ndarray, rng: np.random.Generator, amount: float = 0.02) -> np.ndarray:
+    """``path`` ((N, 2) x, y) resampled every few px and bent sideways by a smooth random
+    offset up to ``amount`` of its length, 0 at its start: no hand draws a ruled line, but
+    the stroke still leaves from where the pen was."""
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    total = max(float(along[-1]), 1e-6)
+    places = np.linspace(0, total, max(2, int(total / 3) + 1))
+    points = np.stack([np.interp(places, along, path[:, axis]) for axis in (0, 1)], axis=1)
+    tangent = np.gradient(points, axis=0)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+    fraction = places / total
+    phases = rng.uniform(0, 2 * np.pi, size=2)
+    bend = np.sin(np.pi * fraction + phases[0]) + 0.5 * np.sin(3 * np.pi * fraction + phases[1])
+    offset = rng.uniform(-1, 1) * amount * total * fraction * bend / 1.5
+    return points + offset[:, None] * normal
+
+
+def draw_paths(image: np.ndarray, paths, pen: int, value: int = 255) -> None:
+    """Draw the open polylines ``paths`` ((N, 2) float x, y each) onto ``image`` in place,
+    ``pen`` px wide with round ends and anti-aliased edges, as a browser's canvas draws."""
+    scale = 1 << _SUBPIXEL_BITS
+    polylines = [np.round(np.asarray(path) * scale).astype(np.int32) for path in paths]
+    cv2.polylines(
+        image, polylines, False, value, max(1, int(pen)), cv2.LINE_AA, shift=_SUBPIXEL_BITS
+    )
+
+
+def flagged_one_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Pen paths ((N, 2) x, y, the digit 1 unit tall, y down) of a 1 written from scratch the
+    European way: a stem leaning up to 10 degrees either way, a flag from its top 25-60% of
+    its height long at 20-60 degrees below the horizontal, and half the time a base."""
+    lean_degrees = rng.uniform(-10, 10)  # positive: the top leans right
+    lean = np.tan(np.deg2rad(lean_degrees))
+    top, bottom = np.array([lean / 2, 0.0]), np.array([-lean / 2, 1.0])
+    # As in restyle: the more the top leans right, the steeper the flag, or it reads 7.
+    angle = np.deg2rad(rng.uniform(20 + max(lean_degrees, 0), 60))
+    flag = top + _flag_length(rng, angle) * np.array([-np.cos(angle), np.sin(angle)])
+    strokes = [np.array([flag, top, bottom])]  # one movement: up the flag, down the stem
+    if rng.random() < 0.5:
+        reach = rng.uniform(0.15, 0.35, size=2)
+        strokes.append(np.array([bottom - (reach[0], 0), bottom + (reach[1], 0)]))
+    return strokes
+
+
+def crossed_seven_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Pen paths (as :func:`flagged_one_strokes`) of a 7 written the European way: a top
+    bar, sometimes with a short down-tick at its left end, a straight stem to the lower left
+    and a short bar across the stem near its middle."""
+    width = rng.uniform(0.45, 0.8)
+    rise = rng.uniform(-0.04, 0.04)
+    left, right = np.array([0.0, rise]), np.array([width, 0.0])
+    foot = np.array([width * rng.uniform(0.05, 0.6), 1.0])
+    stroke = [left, right, foot]
+    if rng.random() < 0.3:
+        stroke.insert(0, left + (0.0, rng.uniform(0.06, 0.15)))
+    where = rng.uniform(0.45, 0.6)
+    middle = right + where * (foot - right)
+    length = rng.uniform(0.3, 0.6) * width + 0.1
+    centre = middle + (rng.uniform(-0.1, 0.1) * length, 0.0)
+    tilt = np.tan(np.deg2rad(rng.uniform(-6, 6)))
+    half = 0.5 * length * np.array([1.0, -tilt])
+    return [np.array(stroke), np.array([centre - half, centre + half])]

@@ -1,0 +1,270 @@
+"""The digits one training run learns from, as the app will see them.
+
+MNIST's digits go through :func:`~mnist_core.preprocess.to_mnist`, the path every user image
+takes, with what MNIST lacks added beside them: styled copies of its 1s and 7s (the flagged
+European 1, the crossed 7) and drawings that are not a digit (label :data:`NOT_A_DIGIT`).
+Everything is stored as uint8 (a quarter of float32's memory: the 76,000 digits of a full run
+take 60 MB) and built by worker processes on both cores, then cached on disk, since running
+76,000 images through ``to_mnist`` takes ~30 s of one core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .data import MnistData
+from .preprocess import DECODE, PREPROCESS, to_mnist
+
+NOT_A_DIGIT = 10  # the 11th class
+CACHE_DIR = Path(os.environ.get("MNIST_CACHE", Path.home() / ".cache" / "mnist_core"))
+# What cached digits depend on: the code that draws and preprocesses them, and the values of
+# the preprocessing configs (not the whole of config.py: an edit to, say, the training
+# defaults must not cost a rebuild).
+_SOURCES = ("preprocess.py", "decode.py", "styles.py", "negatives.py", "renderings.py")
+_CHUNK = 2_500  # images per worker task: small enough to keep both workers busy to the end
+# Drawings that are not a digit, held out with the validation digits (temperature, curves).
+VALIDATION_NOT_DIGITS = 500
+HELDOUT_NOT_DIGITS = 1_000  # of the held-out kinds, for the record's refusal rate
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """uint8 (N, 28, 28) digits as ``to_mnist`` returns them (x255), and their labels."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_validation: np.ndarray  # held-out training digits and not-digits
+    y_validation: np.ndarray
+    x_test: np.ndarray  # MNIST's test digits
+    y_test: np.ndarray
+    # Drawings of the held-out kinds (letters, hands, shapes training never draws), drawn
+    # around MNIST's test digits: what the record's refusal rate is measured on.
+    heldout_not_digits: np.ndarray
+    styled: int  # styled 1s and 7s among x_fit
+    not_digits: int  # not-digit drawings among x_fit
+
+
+def as_uint8(digits: np.ndarray) -> np.ndarray:
+    """float [0, 1] digits -> uint8 0-255, rounded (at most 1/510 off)."""
+    return np.round(np.clip(digits, 0, 1) * 255).astype(np.uint8)
+
+
+def _preprocess_chunk(images: np.ndarray) -> np.ndarray:
+    """Worker task: raw images -> uint8 MNIST-style digits. No MNIST digit is blank, but if
+    the speck filter ever disagrees the original stands in."""
+    processed = np.empty((len(images), 28, 28), np.uint8)
+    for index, image in enumerate(images):
+        digit = to_mnist(image)
+        processed[index] = as_uint8(digit) if digit is not None else image
+    return processed
+
+
+def _styled_chunk(images: np.ndarray, labels: np.ndarray, share: float, seed: int):
+    """Worker task: styled copies of a share of these digits, preprocessed."""
+    from .styles import styled_digits
+
+    raw, styled_labels = styled_digits(images, labels, np.random.default_rng(seed), share=share)
+    digits = [to_mnist(image) for image in raw]
+    kept = [index for index, digit in enumerate(digits) if digit is not None]
+    stacked = np.stack([as_uint8(digits[index]) for index in kept]) if kept else _empty()
+    return stacked, np.asarray(styled_labels, np.uint8)[kept]
+
+
+def _not_digit_chunk(count: int, seed: int, split: str, digits: np.ndarray) -> np.ndarray:
+    """Worker task: ``count`` not-digit drawings, preprocessed (uint8)."""
+    from .negatives import not_digit_images
+
+    return not_digit_images(count, np.random.default_rng(seed), split=split, digits=digits)
+
+
+def _empty() -> np.ndarray:
+    return np.zeros((0, 28, 28), np.uint8)
+
+
+def _source_hash() -> str:
+    digest = hashlib.sha256()
+    for name in _SOURCES:
+        path = Path(__file__).parent / name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    digest.update(repr((PREPROCESS, DECODE)).encode())
+    return digest.hexdigest()[:16]
+
+
+class _Cache:
+    """Arrays on disk named by what they were made from; a cache we cannot write only costs
+    time."""
+
+    def __init__(self, checksum: str | None):
+        self.prefix = None if checksum is None else f"{checksum[:16]}-{_source_hash()}"
+
+    def path(self, name: str) -> Path | None:
+        return None if self.prefix is None else CACHE_DIR / f"{self.prefix}-{name}.npz"
+
+    def load(self, name: str) -> dict | None:
+        path = self.path(name)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path) as arrays:
+                return dict(arrays)
+        except (OSError, ValueError):
+            return None
+
+    def save(self, name: str, **arrays) -> None:
+        path = self.path(name)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".tmp{os.getpid()}.npz")
+            np.savez(temporary, **arrays)
+            os.replace(temporary, path)
+        except OSError:
+            pass
+
+
+def preprocess_images(images: np.ndarray, checksum: str | None = None, workers: int = 2):
+    """Raw uint8 images -> uint8 (N, 28, 28) through ``to_mnist`` on ``workers`` processes,
+    cached by ``checksum`` (of the data) and the preprocessing code."""
+    cache = _Cache(checksum)
+    name = f"mnist-{len(images)}"
+    cached = cache.load(name)
+    if cached is not None:
+        return cached["digits"]
+    with _pool(workers) as pool:
+        digits = _gather([pool.apply_async(_preprocess_chunk, (part,)) for part in _parts(images)])
+    cache.save(name, digits=digits)
+    return digits
+
+
+def build_training_set(data: MnistData, config: TrainConfig, workers: int = 2) -> TrainingSet:
+    """MNIST split into fitting and held-out digits (the last ``validation_split`` of the
+    training digits), plus styled digits and not-digits, all preprocessed and cached."""
+    held = int(round(len(data.x_train) * config.validation_split))
+    fit_rows = np.arange(len(data.x_train) - held)
+    if config.subset and config.subset < len(fit_rows):
+        fit_rows = np.sort(
+            np.random.default_rng(config.seed).permutation(fit_rows)[: config.subset]
+        )
+    cache = _Cache(data.checksum)
+    extras_name = f"extras-{config.seed}-{len(fit_rows)}-{config.styled_share}-{config.not_digits}"
+    mnist_name = f"mnist-{len(data.x_train)}-{len(data.x_test)}"
+    mnist, extras = cache.load(mnist_name), cache.load(extras_name)
+    if mnist is None or extras is None:
+        with _pool(workers) as pool:
+            pending_mnist = None
+            if mnist is None:
+                pending_mnist = [
+                    pool.apply_async(_preprocess_chunk, (part,))
+                    for part in _parts(np.concatenate([data.x_train, data.x_test]))
+                ]
+            pending_extras = None
+            if extras is None:
+                pending_extras = _extras_tasks(pool, data, fit_rows, config)
+            if pending_mnist is not None:
+                everything = _gather(pending_mnist)
+                mnist = {
+                    "train": everything[: len(data.x_train)],
+                    "test": everything[len(data.x_train) :],
+                }
+                cache.save(mnist_name, **mnist)
+            if pending_extras is not None:
+                extras = _collect_extras(pending_extras)
+                cache.save(extras_name, **extras)
+    train_digits = mnist["train"]
+    validation_rows = np.arange(len(data.x_train) - held, len(data.x_train))
+    x_fit = np.concatenate([train_digits[fit_rows], extras["styled"], extras["not_digits"]])
+    y_fit = np.concatenate(
+        [
+            data.y_train[fit_rows].astype(np.uint8),
+            extras["styled_labels"],
+            np.full(len(extras["not_digits"]), NOT_A_DIGIT, np.uint8),
+        ]
+    )
+    x_validation = np.concatenate([train_digits[validation_rows], extras["validation_not_digits"]])
+    y_validation = np.concatenate(
+        [
+            data.y_train[validation_rows].astype(np.uint8),
+            np.full(len(extras["validation_not_digits"]), NOT_A_DIGIT, np.uint8),
+        ]
+    )
+    return TrainingSet(
+        x_fit,
+        y_fit,
+        x_validation,
+        y_validation,
+        mnist["test"],
+        data.y_test.astype(np.uint8),
+        extras["heldout_not_digits"],
+        styled=len(extras["styled"]),
+        not_digits=len(extras["not_digits"]),
+    )
+
+
+def _extras_tasks(pool, data: MnistData, fit_rows: np.ndarray, config: TrainConfig) -> dict:
+    """Worker tasks for the styled digits and the not-digits, each chunk with its own seed so
+    the result does not depend on how many workers there are."""
+    images, labels = data.x_train[fit_rows], data.y_train[fit_rows]
+    tasks = {name: [] for name in ("styled", "not_digits", "validation_not_digits", "heldout")}
+    if config.styled_share > 0:
+        for index, start in enumerate(range(0, len(images), _CHUNK)):
+            part = slice(start, start + _CHUNK)
+            seed = _task_seed(config.seed, "styled", index)
+            task = (images[part], labels[part], config.styled_share, seed)
+            tasks["styled"].append(pool.apply_async(_styled_chunk, task))
+    if config.not_digits:
+        for name, count, split, around in (
+            ("not_digits", config.not_digits, "train", images),
+            ("validation_not_digits", VALIDATION_NOT_DIGITS, "train", images),
+            ("heldout", HELDOUT_NOT_DIGITS, "heldout", data.x_test),
+        ):
+            for index, start in enumerate(range(0, count, _CHUNK // 2)):
+                size = min(_CHUNK // 2, count - start)
+                seed = _task_seed(config.seed, name, index)
+                task = (size, seed, split, around)
+                tasks[name].append(pool.apply_async(_not_digit_chunk, task))
+    return tasks
+
+
+def _collect_extras(tasks: dict) -> dict:
+    styled = [task.get() for task in tasks["styled"]]
+    return {
+        "styled": np.concatenate([_empty()] + [digits for digits, _ in styled]),
+        "styled_labels": np.concatenate([np.zeros(0, np.uint8)] + [labels for _, labels in styled]),
+        "not_digits": _gather(tasks["not_digits"]),
+        "validation_not_digits": _gather(tasks["validation_not_digits"]),
+        "heldout_not_digits": _gather(tasks["heldout"]),
+    }
+
+
+def _task_seed(seed: int, name: str, index: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}/{name}/{index}".encode()).digest()[:8], "little")
+
+
+def _parts(images: np.ndarray) -> list[np.ndarray]:
+    return [images[start : start + _CHUNK] for start in range(0, len(images), _CHUNK)]
+
+
+def _gather(pending) -> np.ndarray:
+    return np.concatenate([_empty()] + [task.get() for task in pending])
+
+
+def _pool(workers: int):
+    # Spawned, not forked: the parent may hold TensorFlow's threads, which a fork copies
+    # half-alive. A worker imports only numpy, OpenCV and the preprocessing (~0.5 s).
+    return multiprocessing.get_context("spawn").Pool(max(1, workers), initializer=_one_thread)
+
+
+def _one_thread() -> None:
+    # One process per core already: OpenCV's own thread pool would only oversubscribe them.
+    import cv2
+
+    cv2.setNumThreads(1)

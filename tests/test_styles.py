@@ -1,0 +1,152 @@
+"""mnist_core.styles and the hard canvas renderings: what they make is well formed, seeded and
+shaped as the style says. Whether the model reads them is measured elsewhere, after training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mnist_core import renderings
+from mnist_core.preprocess import to_mnist
+from mnist_core.styles import MARGIN, STYLED_SIDE, UPSCALE, restyle, styled_digits
+
+SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    with np.load(SAMPLE) as data:
+        return {key: data[key] for key in data.files}
+
+
+def styleable(mnist, label):
+    """The first training digit of ``label`` that restyle does not refuse (the sample's
+    first 7 was already crossed by its writer)."""
+    for digit in digits_of(mnist, label, 20):
+        if restyle(digit, label, np.random.default_rng(0)) is not None:
+            return digit
+    raise AssertionError(f"no {label} to restyle")
+
+
+def digits_of(mnist, label, count, split="train"):
+    images, labels = mnist[f"x_{split}"], mnist[f"y_{split}"]
+    return images[np.flatnonzero(labels == label)[:count]]
+
+
+def ink_columns(digit: np.ndarray) -> int:
+    """How many columns of a to_mnist digit hold ink."""
+    return int(np.count_nonzero(digit.max(axis=0) > 0.3))
+
+
+@pytest.mark.parametrize("label", [1, 7])
+def test_restyle_gives_a_raw_white_on_black_image_to_mnist_reads(mnist, label):
+    rng = np.random.default_rng(0)
+    styled = [restyle(digit, label, rng) for digit in digits_of(mnist, label, 20)]
+    styled = [image for image in styled if image is not None]
+    assert len(styled) >= 12  # only 1s leaning far right and 7s already crossed are refused
+    for image in styled:
+        assert image.dtype == np.uint8 and image.shape == (STYLED_SIDE, STYLED_SIDE)
+        assert image[0].max() == 0 and image[:, 0].max() == 0  # black paper around the digit
+        digit = to_mnist(image)
+        assert digit is not None and digit.shape == (28, 28)
+
+
+@pytest.mark.parametrize("label", [1, 7])
+def test_restyle_keeps_the_digit_and_only_adds_ink(mnist, label):
+    digit = styleable(mnist, label)
+    styled = restyle(digit, label, np.random.default_rng(0))
+    upscaled = cv2.resize(digit, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_LINEAR)
+    original = np.pad(upscaled, MARGIN)
+    assert np.all(styled >= original)
+    assert np.count_nonzero(styled > 127) > 1.15 * np.count_nonzero(original > 127)
+
+
+def test_restyle_is_deterministic_with_a_seed(mnist):
+    for label in (1, 7):
+        digit = styleable(mnist, label)
+        first = restyle(digit, label, np.random.default_rng(7))
+        again = restyle(digit, label, np.random.default_rng(7))
+        other = restyle(digit, label, np.random.default_rng(8))
+        assert np.array_equal(first, again)
+        assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("label", [0, 2, 3, 4, 5, 6, 8, 9])
+def test_restyle_leaves_labels_without_a_style(mnist, label):
+    assert restyle(digits_of(mnist, label, 1)[0], label, np.random.default_rng(0)) is None
+
+
+def test_a_flag_widens_the_one(mnist):
+    # The flag adds ink left of the stem's top: an upright 1 spans more columns once fitted.
+    # (On a 1 leaning right the flag may stay above the stem's foot, within the same columns.)
+    rng = np.random.default_rng(1)
+    upright, widened = [], []
+    for digit in digits_of(mnist, 1, 40):
+        styled = restyle(digit, 1, rng)
+        if styled is not None:
+            before = ink_columns(to_mnist(digit))
+            widened.append(ink_columns(to_mnist(styled)) - before)
+            if before <= 5:
+                upright.append(widened[-1])
+    assert len(widened) >= 25 and len(upright) >= 5
+    assert min(upright) >= 2  # the shortest, steepest flag reaches 10% of the height left
+    assert min(widened) >= 0 and np.mean(widened) >= 2
+
+
+def test_styled_digits_copies_a_share_of_the_ones_and_sevens(mnist):
+    images, labels = mnist["x_train"], mnist["y_train"]  # 200 of each digit
+    styled, styled_labels = styled_digits(images, labels, np.random.default_rng(0), share=0.25)
+    assert styled.dtype == np.uint8 and styled.shape[1:] == (STYLED_SIDE, STYLED_SIDE)
+    assert len(styled) == len(styled_labels)
+    assert set(np.unique(styled_labels)) == {1, 7}
+    for label in (1, 7):
+        # 50 chosen of each; a few 1s leaning far right and 7s already crossed are refused.
+        assert 35 <= np.count_nonzero(styled_labels == label) <= 50
+    again, again_labels = styled_digits(images, labels, np.random.default_rng(0), share=0.25)
+    assert np.array_equal(styled, again) and np.array_equal(styled_labels, again_labels)
+
+
+def test_styled_digits_of_digits_without_a_style_is_empty(mnist):
+    images, labels = mnist["x_test"], mnist["y_test"]
+    unstyled = np.isin(labels, [0, 2, 3])
+    styled, styled_labels = styled_digits(
+        images[unstyled], labels[unstyled], np.random.default_rng(0)
+    )
+    assert styled.shape == (0, STYLED_SIDE, STYLED_SIDE) and len(styled_labels) == 0
+
+
+def assert_canvas(canvas: np.ndarray, size: int = 280) -> None:
+    """An RGBA canvas as st_canvas returns it: transparent but for the ink, a digit to read."""
+    assert canvas.dtype == np.uint8 and canvas.shape == (size, size, 4)
+    alpha = canvas[..., 3]
+    assert 0 < np.count_nonzero(alpha) < alpha.size / 2
+    assert alpha[0].max() == alpha[-1].max() == alpha[:, 0].max() == alpha[:, -1].max() == 0
+    assert to_mnist(canvas) is not None
+
+
+def test_hard_canvas_drawing_is_a_valid_canvas_for_every_digit(mnist):
+    rng = np.random.default_rng(0)
+    for label in range(10):
+        for digit in digits_of(mnist, label, 2, split="test"):
+            assert_canvas(renderings.hard_canvas_drawing(digit, label, rng))
+    assert_canvas(renderings.hard_canvas_drawing(digits_of(mnist, 7, 1)[0], 7, rng, size=200), 200)
+
+
+def test_hard_canvas_drawing_is_deterministic_with_a_seed(mnist):
+    digit = digits_of(mnist, 1, 1, split="test")[0]
+    first = renderings.hard_canvas_drawing(digit, 1, np.random.default_rng(5))
+    again = renderings.hard_canvas_drawing(digit, 1, np.random.default_rng(5))
+    assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("draw", [renderings.flagged_one_canvas, renderings.crossed_seven_canvas])
+def test_european_digits_drawn_from_scratch_are_valid_canvases(draw):
+    rng = np.random.default_rng(0)
+    canvases = [draw(rng) for _ in range(8)]
+    for canvas in canvases:
+        assert_canvas(canvas)
+    assert not np.array_equal(canvases[0], canvases[1])
+    assert np.array_equal(draw(np.random.default_rng(4)), draw(np.random.default_rng(4)))
