@@ -38,7 +38,7 @@ from mnist_core.renderings import (  # noqa: E402
     hard_canvas_drawing,
     paper_photo,
 )
-from mnist_core.training_data import preprocess_images  # noqa: E402
+from mnist_core.training_data import NOT_A_DIGIT, preprocess_images  # noqa: E402
 from tutorial_pipeline import tutorial_model, tutorial_predict  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000, help="drawings per rendered set")
     parser.add_argument("--train", action="store_true", help="also time the training presets")
     parser.add_argument("--seeds", type=int, default=3, help="Full preset runs with --train")
+    parser.add_argument("--keep", help="with --train, save each run's model and record here")
     parser.add_argument("--speed-only", action="store_true", help="skip the accuracy table")
     arguments = parser.parse_args()
     data = load_mnist(arguments.data)
@@ -108,7 +109,7 @@ def main() -> None:
         accuracy_table(arguments, data, ours, lambda image: tutorial_predict(tutorial, image))
     speed(data, ours)
     if arguments.train:
-        time_training(arguments.data, arguments.seeds)
+        time_training(arguments.data, arguments.seeds, arguments.keep)
 
 
 def accuracy_table(arguments, data, ours, tutorial_read) -> None:
@@ -134,7 +135,7 @@ def accuracy_table(arguments, data, ours, tutorial_read) -> None:
         float(np.mean(digits_read == data.y_test)),
         tutorial_mnist,
     )
-    refused = scores.argmax(axis=1) == 10
+    refused = scores.argmax(axis=1) == NOT_A_DIGIT
     table.row(
         "MNIST test read right, refusals counted wrong",
         float(np.mean((digits_read == data.y_test) & ~refused)),
@@ -202,12 +203,14 @@ def not_digits(table, ours, rng, data, count) -> None:
 
 def calibration(table, ours, test_digits, test_labels, canvases, labels) -> None:
     raw = DigitClassifier(ours.model)  # temperature 1: the network's own confidence
+    inputs = [to_mnist(canvas) for canvas in canvases]
+    drawn = np.flatnonzero([digit is not None for digit in inputs])
+    drawn_inputs = np.stack([inputs[index] for index in drawn])
     for name, classifier in (("before", raw), ("after", ours)):
         test = expected_calibration_error(classifier.scores(test_digits), test_labels)
-        inputs = np.stack([to_mnist(canvas) for canvas in canvases])
-        drawn = expected_calibration_error(classifier.scores(inputs), labels)
+        canvas = expected_calibration_error(classifier.scores(drawn_inputs), labels[drawn])
         table.row(f"calibration error, MNIST test, {name} temperature", f"{test:.2%}")
-        table.row(f"calibration error, canvas drawings, {name} temperature", f"{drawn:.2%}")
+        table.row(f"calibration error, canvas drawings, {name} temperature", f"{canvas:.2%}")
 
 
 def speed(data, ours) -> None:
@@ -227,11 +230,12 @@ def speed(data, ours) -> None:
     print(f"predict_batch on 10,000 MNIST test digits: {rate:,.0f} images/s")
 
 
-def time_training(data_path: str, seeds: int) -> None:
+def time_training(data_path: str, seeds: int, keep: str | None) -> None:
     from mnist_core.config import TRAIN_PRESETS
     from mnist_core.train import train
 
-    print("\ntraining runs (this machine; the first with a cold preprocessing cache):")
+    print("\ntraining runs (this machine; a fresh cache: the first run preprocesses MNIST, each")
+    print("seed draws its own styled digits and not-digits, as a user's first run would)")
     runs = [("quick", TRAIN_PRESETS["quick"].config)]
     runs += [
         ("full", replace_seed(TRAIN_PRESETS["full"].config, seed)) for seed in range(1, seeds + 1)
@@ -243,7 +247,8 @@ def time_training(data_path: str, seeds: int) -> None:
         training_data.CACHE_DIR = Path(cache)
         for name, config in runs:
             with tempfile.TemporaryDirectory() as folder:
-                record = train(config, Path(folder) / "model.keras", data_path).record
+                output = Path(keep or folder) / f"{name}-seed{config.seed}.keras"
+                record = train(config, output, data_path).record
             print(
                 f"  {name:<6} seed {config.seed}  {record['duration_s']:6.0f} s  MNIST test "
                 f"{record['test_accuracy']:.2%}  refused {record['test_refused']:.2%}  "

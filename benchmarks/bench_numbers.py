@@ -2,7 +2,7 @@
 on a canvas and photographed on paper, read with ``DigitClassifier.read_number``.
 
     python benchmarks/bench_numbers.py [--data ../shared/data/mnist.npz] [--count 300]
-        [--rules-only] [--usps ../shared/data/ood/usps_test.npz]
+        [--rules-only] [--digit-model-weight W] [--usps ../shared/data/ood/usps_test.npz]
 
 Prints the share read exactly right (every digit), per number length, and why the others
 failed: a wrong digit count (segmentation) or the right count with a misread digit.
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mnist_core import DigitClassifier  # noqa: E402
+from mnist_core.config import NumberReadingConfig  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.preprocess import to_mnist  # noqa: E402
 from mnist_core.renderings import number_canvas, number_photo  # noqa: E402
@@ -79,6 +80,12 @@ def main() -> None:
         "--rules-only", action="store_true", help="cut numbers without the number reader"
     )
     parser.add_argument(
+        "--digit-model-weight",
+        type=float,
+        help="weigh the digit model's probabilities this much against the reader's "
+        "(default: NumberReadingConfig's)",
+    )
+    parser.add_argument(
         "--usps", help="compose from this .npz of 16x16 digits (images, labels) instead of MNIST"
     )
     arguments = parser.parse_args()
@@ -91,9 +98,12 @@ def main() -> None:
     classifier = DigitClassifier.load()
     if arguments.rules_only:
         classifier.reader = None
+    if arguments.digit_model_weight is not None:
+        classifier.reading = NumberReadingConfig(arguments.digit_model_weight)
     reader = "rules only" if classifier.reader is None else f"reader {classifier.reader.path}"
     print(
-        f"model: {classifier.path}; {reader}; {arguments.count} numbers of 2-6 "
+        f"model: {classifier.path}; {reader}, digit model weighed "
+        f"{classifier.reading.digit_model_weight:g}; {arguments.count} numbers of 2-6 "
         f"{'USPS' if arguments.usps else 'MNIST'} test digits each"
     )
     for render in (number_canvas, number_photo):

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from mnist_core.augment import augment_batch  # noqa: E402
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.preprocess import to_mnist  # noqa: E402
+from mnist_core.training_data import as_uint8  # noqa: E402
 
 DIGITS = 8_192  # per throughput measurement: 32 batches of 256
 
@@ -43,7 +44,7 @@ def network_throughput(images, labels, batch_size: int, pipeline: bool) -> float
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     onehot = np.eye(11, dtype=np.float32)[labels]
     if pipeline:
-        data = _Batches((images * 255).astype(np.uint8), labels, config, 11)
+        data = _Batches(as_uint8(images), labels, config, 11)
         model.fit(data, epochs=1, verbose=0)
         started = time.perf_counter()
         model.fit(data, epochs=1, verbose=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-ARCHITECTURES = ("compact", "tutorial")
+from .config import ARCHITECTURES
 
 
 def build_model(

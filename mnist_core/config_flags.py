@@ -6,16 +6,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from .config import TRAIN_LIMITS, TrainConfig
+from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig
 
 # Flags whose help says more than the field's name and default do.
 _HELP = {
-    "learning_rate": "peak of the one-cycle learning-rate schedule",
+    "learning_rate": "peak of the learning rate (a warm-up, then a cosine decay)",
     "arch": "compact (ours) or tutorial (the starting tutorial's CNN)",
     "dropout": "dropout rate before the classifier (compact architecture)",
     "augment": "distort digits as real drawings are (shift, scale, rotation, pen, elastic)",
     "subset": "train on this many of the 55,000 fitting digits (0 = all)",
-    "not_digits": "drawings that are not a digit, taught as an 11th class (0 = 10 classes)",
+    "not_digits": "drawings that are not a digit, taught as an 11th class (0 = 10 classes); "
+    "per 55,000 digits: a subset gets its share",
     "styled_share": "share of 1s and 7s also shown as a flagged 1 / crossed 7",
     "corrections": "SQLite file of users' corrections to train on too",
     "corrections_oversample": "times each correction is shown per epoch",
@@ -43,7 +44,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig)
             )
         else:
             kind = type(default)
-            choices = ("compact", "tutorial") if field.name == "arch" else None
+            choices = ARCHITECTURES if field.name == "arch" else None
             parser.add_argument(
                 flag(field.name),
                 type=kind,
@@ -70,5 +71,6 @@ def command_line(config: TrainConfig) -> list[str]:
         if isinstance(value, bool):
             words.append(flag(field.name) if value else "--no-" + field.name.replace("_", "-"))
         else:
-            words += [flag(field.name), repr(value) if isinstance(value, float) else str(value)]
+            text = repr(float(value)) if isinstance(value, float) else str(value)
+            words += [flag(field.name), text]
     return words

@@ -21,9 +21,9 @@ import numpy as np
 
 from .augment import augment_batch
 from .calibration import expected_calibration_error, fit_temperature, with_temperature
-from .config import TRAIN_LIMITS, TrainConfig, TrainResources
+from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig, TrainResources
 from .data import load_mnist
-from .training_data import NOT_A_DIGIT, as_uint8, build_training_set
+from .training_data import NOT_A_DIGIT, build_training_set
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,6 @@ class TrainingResult:
 
 def validate_config(config: TrainConfig) -> TrainConfig:
     """Refuse out-of-range settings (the server-side guard; forms only help)."""
-    from .architectures import ARCHITECTURES
-
     for name, (low, high) in TRAIN_LIMITS.items():
         value = getattr(config, name)
         if isinstance(high, int) and (isinstance(value, bool) or not isinstance(value, int)):
@@ -131,7 +129,7 @@ def train(
     dataset = build_training_set(data, config)
     keras.utils.set_random_seed(config.seed)
     collected = _corrections(config)
-    x_fit = np.concatenate([dataset.x_fit, as_uint8(collected["x_train"])])
+    x_fit = np.concatenate([dataset.x_fit, collected["x_train"]])
     y_fit = np.concatenate([dataset.y_fit, collected["y_train"]])
     classes = 11 if config.not_digits else 10
     batches = _Batches(x_fit, y_fit, config, classes)
@@ -185,9 +183,9 @@ def train(
 def _corrections(config: TrainConfig) -> dict:
     """Users' corrections split into an oversampled training part and a held-out part."""
     empty = {
-        "x_train": np.zeros((0, 28, 28), np.float32),
+        "x_train": np.zeros((0, 28, 28), np.uint8),
         "y_train": np.zeros(0, np.uint8),
-        "x_test": np.zeros((0, 28, 28), np.float32),
+        "x_test": np.zeros((0, 28, 28), np.uint8),
         "y_test": np.zeros(0, np.uint8),
     }
     if not config.corrections:
@@ -200,7 +198,7 @@ def _corrections(config: TrainConfig) -> dict:
     order = np.random.default_rng(config.seed).permutation(len(images))
     held = int(round(len(images) * config.corrections_holdout))
     train_rows, test_rows = order[held:], order[:held]
-    digits = images.astype(np.float32) / 255  # stored exactly as the model saw them
+    digits = images.astype(np.uint8)  # stored exactly as the model saw them, x255
     return {
         "x_train": np.repeat(digits[train_rows], config.corrections_oversample, axis=0),
         "y_train": np.repeat(labels[train_rows], config.corrections_oversample),
@@ -238,9 +236,7 @@ def _compiled_model(config: TrainConfig, classes: int, total_steps: int):
     )
     model = build_model(config.arch, classes, config.dropout)
     model.compile(
-        # The weights' moving average (over the last ~100 steps) replaces the last step's at
-        # the end of the run: the average of nearby minima generalises a little better.
-        optimizer=keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=0.99),
+        optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
@@ -256,8 +252,8 @@ class _Batches(keras.utils.PyDataset):
         self.classes = classes
         self.images, self.onehot = images, self.onehot_of(labels)  # uint8 digits
         self.config = config
-        self.rng = np.random.default_rng(config.seed)
-        self.order = self.rng.permutation(len(images))
+        self.epoch = 0
+        self.order = np.random.default_rng([config.seed, self.epoch]).permutation(len(images))
 
     def onehot_of(self, labels: np.ndarray) -> np.ndarray:
         return np.eye(self.classes, dtype=np.float32)[labels]  # label smoothing needs one-hot
@@ -270,11 +266,16 @@ class _Batches(keras.utils.PyDataset):
         rows = self.order[index * size : (index + 1) * size]
         batch = self.images[rows].astype(np.float32) * np.float32(1 / 255)
         if self.config.augment:
-            batch = augment_batch(batch, self.rng)
+            # A stream of its own per batch: the two workers' order cannot change the draws.
+            rng = np.random.default_rng([self.config.seed, self.epoch, index])
+            batch = augment_batch(batch, rng)
         return batch, self.onehot[rows]
 
     def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.images))
+        self.epoch += 1
+        self.order = np.random.default_rng([self.config.seed, self.epoch]).permutation(
+            len(self.images)
+        )
 
 
 class _ProgressBridge(keras.callbacks.Callback):

@@ -3,9 +3,9 @@
 MNIST's digits go through :func:`~mnist_core.preprocess.to_mnist`, the path every user image
 takes, with what MNIST lacks added beside them: styled copies of its 1s and 7s (the flagged
 European 1, the crossed 7) and drawings that are not a digit (label :data:`NOT_A_DIGIT`).
-Everything is stored as uint8 (a quarter of float32's memory: the 76,000 digits of a full run
-take 60 MB) and built by worker processes on both cores, then cached on disk, since running
-76,000 images through ``to_mnist`` takes ~30 s of one core.
+Everything is stored as uint8 (a quarter of float32's memory: the ~81,000 digits of a full run
+take 64 MB) and built by worker processes on both cores, then cached on disk, since drawing
+and preprocessing them takes ~35 s of one core.
 """
 
 from __future__ import annotations
@@ -27,8 +27,16 @@ CACHE_DIR = Path(os.environ.get("MNIST_CACHE", Path.home() / ".cache" / "mnist_c
 # What cached digits depend on: the code that draws and preprocesses them, and the values of
 # the preprocessing configs (not the whole of config.py: an edit to, say, the training
 # defaults must not cost a rebuild).
-_SOURCES = ("preprocess.py", "decode.py", "styles.py", "negatives.py", "renderings.py")
+_SOURCES = (
+    "preprocess.py",
+    "decode.py",
+    "styles.py",
+    "negatives.py",
+    "renderings.py",
+    "training_data.py",
+)
 _CHUNK = 2_500  # images per worker task: small enough to keep both workers busy to the end
+_EXTRAS = ("styled", "styled_labels", "not_digits", "validation_not_digits", "heldout_not_digits")
 # Drawings that are not a digit, held out with the validation digits (temperature, curves).
 VALIDATION_NOT_DIGITS = 500
 HELDOUT_NOT_DIGITS = 1_000  # of the held-out kinds, for the record's refusal rate
@@ -108,27 +116,33 @@ class _Cache:
     def path(self, name: str) -> Path | None:
         return None if self.prefix is None else CACHE_DIR / f"{self.prefix}-{name}.npz"
 
-    def load(self, name: str) -> dict | None:
+    def load(self, name: str, keys: tuple[str, ...]) -> dict | None:
+        """The arrays cached under ``name``, or None when absent or unreadable (a damaged
+        file is removed, so the next run rebuilds it rather than failing on it)."""
         path = self.path(name)
         if path is None or not path.is_file():
             return None
         try:
             with np.load(path) as arrays:
-                return dict(arrays)
-        except (OSError, ValueError):
+                loaded = {key: arrays[key] for key in keys}
+        except Exception:  # truncated zip, missing key, bad header: any reader error
+            path.unlink(missing_ok=True)
             return None
+        return loaded
 
     def save(self, name: str, **arrays) -> None:
         path = self.path(name)
         if path is None:
             return
+        temporary = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".tmp{os.getpid()}.npz")
             np.savez(temporary, **arrays)
             os.replace(temporary, path)
         except OSError:
-            pass
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
 
 
 def preprocess_images(images: np.ndarray, checksum: str | None = None, workers: int = 2):
@@ -136,7 +150,7 @@ def preprocess_images(images: np.ndarray, checksum: str | None = None, workers: 
     cached by ``checksum`` (of the data) and the preprocessing code."""
     cache = _Cache(checksum)
     name = f"mnist-{len(images)}"
-    cached = cache.load(name)
+    cached = cache.load(name, ("digits",))
     if cached is not None:
         return cached["digits"]
     with _pool(workers) as pool:
@@ -148,16 +162,19 @@ def preprocess_images(images: np.ndarray, checksum: str | None = None, workers: 
 def build_training_set(data: MnistData, config: TrainConfig, workers: int = 2) -> TrainingSet:
     """MNIST split into fitting and held-out digits (the last ``validation_split`` of the
     training digits), plus styled digits and not-digits, all preprocessed and cached."""
-    held = int(round(len(data.x_train) * config.validation_split))
+    held = _held_out(data, config)
     fit_rows = np.arange(len(data.x_train) - held)
     if config.subset and config.subset < len(fit_rows):
         fit_rows = np.sort(
             np.random.default_rng(config.seed).permutation(fit_rows)[: config.subset]
         )
     cache = _Cache(data.checksum)
-    extras_name = f"extras-{config.seed}-{len(fit_rows)}-{config.styled_share}-{config.not_digits}"
+    made_from = hashlib.sha256(fit_rows.tobytes())
+    made_from.update(repr((config.seed, config.styled_share, config.not_digits)).encode())
+    extras_name = f"extras-{made_from.hexdigest()[:16]}"
     mnist_name = f"mnist-{len(data.x_train)}-{len(data.x_test)}"
-    mnist, extras = cache.load(mnist_name), cache.load(extras_name)
+    mnist = cache.load(mnist_name, ("train", "test"))
+    extras = cache.load(extras_name, _EXTRAS)
     if mnist is None or extras is None:
         with _pool(workers) as pool:
             pending_mnist = None
@@ -209,6 +226,10 @@ def build_training_set(data: MnistData, config: TrainConfig, workers: int = 2) -
     )
 
 
+def _held_out(data: MnistData, config: TrainConfig) -> int:
+    return int(round(len(data.x_train) * config.validation_split))
+
+
 def _extras_tasks(pool, data: MnistData, fit_rows: np.ndarray, config: TrainConfig) -> dict:
     """Worker tasks for the styled digits and the not-digits, each chunk with its own seed so
     the result does not depend on how many workers there are."""
@@ -221,15 +242,20 @@ def _extras_tasks(pool, data: MnistData, fit_rows: np.ndarray, config: TrainConf
             task = (images[part], labels[part], config.styled_share, seed)
             tasks["styled"].append(pool.apply_async(_styled_chunk, task))
     if config.not_digits:
+        # As many not-digits per digit in a subset run as in a full one.
+        fitting = len(data.x_train) - _held_out(data, config)
+        share = max(1, round(config.not_digits * len(fit_rows) / fitting))
         for name, count, split, around in (
-            ("not_digits", config.not_digits, "train", images),
+            ("not_digits", share, "train", images),
             ("validation_not_digits", VALIDATION_NOT_DIGITS, "train", images),
             ("heldout", HELDOUT_NOT_DIGITS, "heldout", data.x_test),
         ):
             for index, start in enumerate(range(0, count, _CHUNK // 2)):
                 size = min(_CHUNK // 2, count - start)
                 seed = _task_seed(config.seed, name, index)
-                task = (size, seed, split, around)
+                # Two-digit drawings pair digits from a sample: not every digit down the pipe.
+                sample = np.random.default_rng(seed).choice(len(around), 4 * size)
+                task = (size, seed, split, around[np.sort(sample)])
                 tasks[name].append(pool.apply_async(_not_digit_chunk, task))
     return tasks
 

@@ -12,6 +12,7 @@ import pytest
 from browser import (
     ARTIFACTS,
     DIGIT_STROKES,
+    NOT_DIGIT_STROKES,
     chromium_path,
     launch_browser,
     playwright_has_browser,
@@ -102,7 +103,7 @@ def clear_canvas(page) -> None:
     page.locator("canvas.upper-canvas").first.wait_for()
 
 
-@pytest.mark.parametrize("digit", [1, 7, 0])
+@pytest.mark.parametrize("digit", [1, 7, 0, "flagged 1", "crossed 7"])
 def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
     canvas = page.locator("canvas.upper-canvas").first
     for points in DIGIT_STROKES[digit]:
@@ -112,10 +113,19 @@ def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
                  .some(element => element.offsetParent !== null)""",
         timeout=30_000,
     )
-    assert shown_prediction(page) == str(digit)
+    assert shown_prediction(page) == str(digit)[-1]
     # The answer is in view beside the canvas: the phone's reading line stays hidden.
     assert not page.locator(".draw-reading-line").is_visible()
-    screenshot(page, f"draw_{digit}")
+    screenshot(page, f"draw_{digit}".replace(" ", "_"))
+
+
+@pytest.mark.parametrize("drawing", sorted(NOT_DIGIT_STROKES))
+def test_something_drawn_that_is_not_a_digit_is_refused_in_words(page, drawing):
+    canvas = page.locator("canvas.upper-canvas").first
+    for points in NOT_DIGIT_STROKES[drawing]:
+        stroke(page, canvas, points)
+    page.get_by_text("That does not look like a digit").first.wait_for(timeout=30_000)
+    screenshot(page, f"draw_not_a_digit_{drawing}")
 
 
 def test_on_a_phone_the_reading_is_in_view_above_the_canvas_and_the_canvas_stays_put(phone):

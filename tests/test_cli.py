@@ -245,9 +245,11 @@ def test_train_record_has_the_expected_keys(trained):
 def test_train_record_config_is_what_was_asked(trained):
     record = trained[2]
     assert record["config"]["epochs"] == 1 and record["config"]["subset"] == 1000
-    # The subset of MNIST digits, plus the styled 1s and 7s and the not-digit drawings.
-    assert record["styled_digits"] > 0 and record["not_digit_drawings"] == 6000
-    assert record["train_digits"] == 1000 + record["styled_digits"] + 6000
+    # The subset of MNIST digits, plus the styled 1s and 7s and its share of the 6,000
+    # not-digit drawings a run on all fitting digits gets (the sample's 2,000 less 167 held out).
+    not_digits = round(6000 * 1000 / (2000 - 167))
+    assert record["styled_digits"] > 0 and record["not_digit_drawings"] == not_digits
+    assert record["train_digits"] == 1000 + record["styled_digits"] + not_digits
 
 
 def test_train_record_history_has_one_epoch_of_curves(trained):

@@ -199,7 +199,10 @@ def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, sample):
     record = result.record
     assert record["corrections_used"] == 16 and record["corrections_held_out"] == 4
     assert 0 <= record["corrections_test_accuracy"] <= 1
-    assert record["train_digits"] == int(2000 * 11 / 12) + 16 * 5
+    # The fitting digits, their styled 1s and 7s and the not-digit drawings, and the 16
+    # corrections five times each.
+    extras = record["styled_digits"] + record["not_digit_drawings"]
+    assert record["train_digits"] == int(2000 * 11 / 12) + extras + 16 * 5
 
 
 def test_occlusion_map_points_at_the_ink(classifier, sample):

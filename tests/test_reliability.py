@@ -307,8 +307,8 @@ def test_training_with_a_nan_loss_ends_diverged_and_writes_no_model(tmp_path, mo
 
     original = train_module._compiled_model
 
-    def nan_loss_model(config, total_steps):
-        model = original(config, total_steps)
+    def nan_loss_model(config, classes, total_steps):
+        model = original(config, classes, total_steps)
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3),
             loss=lambda truth, guess: keras.ops.mean(guess) * float("nan"),
@@ -737,15 +737,35 @@ def test_a_24_megapixel_phone_photo_is_read_within_5_s(bundled, big_photo):
 
 
 def is_valid(prediction) -> bool:
-    if prediction.digit is None:
-        return prediction.confidence == 0.0 and not prediction.probabilities.any()
+    """Blank: nothing at all. Otherwise ten finite probabilities that sum to 1 with the
+    not-a-digit one, and a digit that is the most probable class, or no digit when "not a
+    digit" is."""
     probabilities = prediction.probabilities
-    return (
-        0 <= prediction.digit <= 9
-        and probabilities.shape == (10,)
+    if prediction.verdict == "blank":
+        return (
+            prediction.digit is None
+            and prediction.confidence == 0.0
+            and not probabilities.any()
+            and prediction.not_digit == 0.0
+        )
+    whole = (
+        probabilities.shape == (10,)
         and bool(np.all(np.isfinite(probabilities)))
-        and math.isclose(float(probabilities.sum()), 1.0, abs_tol=1e-4)
+        and math.isclose(float(probabilities.sum()) + prediction.not_digit, 1.0, abs_tol=1e-4)
+    )
+    if prediction.verdict == "not_a_digit":
+        return (
+            whole
+            and prediction.digit is None
+            and prediction.confidence == 0.0
+            and prediction.not_digit > probabilities.max()
+        )
+    return (
+        whole
+        and prediction.verdict == "digit"
+        and 0 <= prediction.digit <= 9
         and prediction.digit == int(np.argmax(probabilities))
+        and probabilities[prediction.digit] >= prediction.not_digit
     )
 
 
