@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import with_temperature
-from .config import NumberReadingConfig
+from .config import NumberReadingConfig, VerdictConfig
 from .errors import InvalidImageError
 from .fast_forward import FastForward
 from .number_reader import NumberReader, greedy_read, log_likelihood
@@ -72,6 +72,7 @@ class DigitClassifier:
         record: dict | None = None,
         reader: NumberReader | None = None,
         reading: NumberReadingConfig = NumberReadingConfig(),
+        verdicts: VerdictConfig = VerdictConfig(),
     ):
         self.model = model
         self.path = path
@@ -79,6 +80,7 @@ class DigitClassifier:
         # Whole numbers: found by the reader when there is one, else cut by rules alone.
         self.reader = reader
         self.reading = reading
+        self.verdicts = verdicts
         # Fitted on held-out digits after training (calibration.py); 1.0 for older models.
         self.temperature = float(self.record.get("temperature", 1.0))
         # 11 when the model has a "not a digit" class, 10 for older ones.
@@ -158,7 +160,7 @@ class DigitClassifier:
         digit = to_mnist(image)
         if digit is None:
             return no_digit()
-        return _reading(self.scores(digit[None])[0], digit)
+        return _reading(self.scores(digit[None])[0], digit, self.verdicts)
 
     def predict_batch(self, images) -> list[Prediction]:
         """Read many images; one model call per chunk. Raises on the first unreadable image."""
@@ -168,7 +170,7 @@ class DigitClassifier:
         if present:
             scores = self.scores(np.stack([digits[index] for index in present]))
             for row, index in enumerate(present):
-                results[index] = _reading(scores[row], digits[index])
+                results[index] = _reading(scores[row], digits[index], self.verdicts)
         return results
 
     def read_number(self, image) -> NumberReading:
@@ -255,14 +257,22 @@ def bundled_reader() -> NumberReader | None:
         return None
 
 
-def _reading(scores: np.ndarray, digit_image: np.ndarray) -> Prediction:
-    """One digit's Prediction from its calibrated scores over 10 or 11 classes: "not a digit"
-    when that is the most probable class."""
+def refused(scores: np.ndarray, verdicts: VerdictConfig = VerdictConfig()) -> np.ndarray:
+    """(N, classes) calibrated scores -> (N,) bool: which are "not a digit" (never, for a
+    10-class model)."""
+    if scores.shape[-1] <= 10:
+        return np.zeros(scores.shape[:-1], bool)
+    not_digit = scores[..., 10]
+    return (not_digit >= verdicts.not_digit_threshold) & (not_digit > scores[..., :10].max(-1))
+
+
+def _reading(scores: np.ndarray, digit_image: np.ndarray, verdicts: VerdictConfig) -> Prediction:
+    """One digit's Prediction from its calibrated scores over 10 or 11 classes."""
     probabilities = scores[:10].astype(np.float32)
     not_digit = float(scores[10]) if len(scores) > 10 else 0.0
-    top = int(np.argmax(probabilities))
-    if not_digit > probabilities[top]:
+    if refused(scores, verdicts):
         return Prediction(None, probabilities, 0.0, digit_image, None, "not_a_digit", not_digit)
+    top = int(np.argmax(probabilities))
     return Prediction(
         top, probabilities, float(probabilities[top]), digit_image, None, "digit", not_digit
     )

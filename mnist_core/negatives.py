@@ -10,7 +10,7 @@ letter      one letter (or # % *) in a centre-line stroke alphabet, slanted, rot
             OpenCV 5 draws every FONT_HERSHEY_* as one filled TrueType font, and OpenCV 4 as
             Hershey's strokes: our own alphabet keeps the pen look and the data the same on
             both. Letters a reader could take for a digit (O Q D I l Z S B G q T L ...) are
-            left out.
+            left out, and r and t, a European 1's and 7's near twins.
 scribble    smooth tangles, zig-zags, spirals, loop coils, cross-hatching.
 shape       smiley, star, heart, triangle, square, plus, arrow, tick, house, sun, flower,
             envelope (never a lone circle, a 0, or a lone line, a 1).
@@ -67,8 +67,6 @@ GLYPHS = {
     "|~2.9,5.6 3.7,4.3 4.8,4 5.6,4.6 5.8,6 5.8,9",
     "n": "0,4 0,9|~0,5.8 1,4.4 2.4,4 3.6,4.4 4.2,6 4.2,9",
     "p": "0,4 0,12|~0,5 1.3,4.1 2.8,4 4,4.8 4.5,6.5 4,8.2 2.8,9 1.3,8.8 0,8",
-    "r": "0,4 0,9|~0,6.6 0.7,5 1.8,4.2 3.2,4 4.4,4.4",
-    "t": "~1.6,0.8 1.6,7.8 2.1,8.8 3.1,9 4.2,8.5|0,4 3.8,4",
     "#": "2,0 1,9|5,0 4,9|0,3 6,3|0,6 6,6",
     "%": "5.6,0 0.4,9|~1.4,0 0,1.6 1.4,3.2 2.8,1.6 1.4,0|~4.6,5.8 3.2,7.4 4.6,9 6,7.4 4.6,5.8",
     "*": "3,0 3,8|0,2 6,6|6,2 0,6",

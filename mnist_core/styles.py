@@ -22,6 +22,7 @@ UPSCALE = 4  # MNIST's 28 px -> 112 px: strokes ~10 px wide, so pen widths round
 MARGIN = 28  # blank px around the upscaled digit: room for a flag left of a 1 near the edge
 STYLED_SIDE = 28 * UPSCALE + 2 * MARGIN  # every restyled image is this square
 _SUBPIXEL_BITS = 4  # cv2 drawing at 1/16 px, so short wobbly segments do not snap to a grid
+LONG_FLAG_SHARE = 0.4  # flagged 1s whose flag is long and steep (a lambda-like 1)
 
 
 def restyle(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -65,8 +66,9 @@ def styled_digits(
 
 
 def _flagged_one(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """A 1 with a long flag from its top end down to the left (20-60 degrees below the
-    horizontal, 25-60% of the digit's height), and on an upright 1 a base one time in three.
+    """A 1 with a flag from its top end down to the left (20-60 degrees below the horizontal,
+    25-60% of the digit's height; or, LONG_FLAG_SHARE of the time, 45-72 degrees and up to 95%
+    of the height), and on an upright 1 a base one time in three.
 
     On a 1 leaning right ("/") a flag near the stem's direction vanishes into it and a long,
     flat one turns it into a 7 (which is why Europeans cross their 7s): the flag stays 25
@@ -79,7 +81,11 @@ def _flagged_one(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -
     end = _band_centre(ink, bottom - pen, bottom)
     stem_angle = np.degrees(np.arctan2(end[1] - start[1], start[0] - end[0]))
     lean = max(0.0, 90.0 - stem_angle)  # degrees the top leans right
-    shallowest, steepest = 20.0 + 0.5 * lean, min(60.0, stem_angle - 25.0)
+    if rng.random() < LONG_FLAG_SHARE:
+        # The long, steep flag: nearly as long as the stem, the 1 drawn like a lambda.
+        shallowest, steepest = 45.0 + 0.5 * lean, min(72.0, stem_angle - 18.0)
+    else:
+        shallowest, steepest = 20.0 + 0.5 * lean, min(60.0, stem_angle - 25.0)
     if steepest < shallowest:
         return None
     angle = np.deg2rad(rng.uniform(shallowest, steepest))
@@ -124,7 +130,10 @@ _STYLES = {1: _flagged_one, 7: _crossed_seven}
 
 def _flag_length(rng: np.random.Generator, angle: float, longest: float = 0.6) -> float:
     """A flag's length (share of the 1's height): 25-60%, but reaching at most 35% of the
-    height to the left. A long flat flag is a 7's top bar (which spans 50-80%)."""
+    height to the left (a long flat flag is a 7's top bar, which spans 50-80%); a steep flag
+    (over 45 degrees) may run 55-95% of the way down, as many Europeans write it."""
+    if angle > np.deg2rad(45):
+        return min(rng.uniform(0.55, 0.95), 0.45 / np.cos(angle))
     return min(rng.uniform(0.25, longest), 0.35 / np.cos(angle))
 
 
@@ -214,7 +223,10 @@ def flagged_one_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     lean = np.tan(np.deg2rad(lean_degrees))
     top, bottom = np.array([lean / 2, 0.0]), np.array([-lean / 2, 1.0])
     # As in restyle: the more the top leans right, the steeper the flag, or it reads 7.
-    angle = np.deg2rad(rng.uniform(20 + max(lean_degrees, 0), 60))
+    if rng.random() < LONG_FLAG_SHARE:
+        angle = np.deg2rad(rng.uniform(45 + max(lean_degrees, 0) / 2, 72))
+    else:
+        angle = np.deg2rad(rng.uniform(20 + max(lean_degrees, 0), 60))
     flag = top + _flag_length(rng, angle) * np.array([-np.cos(angle), np.sin(angle)])
     strokes = [np.array([flag, top, bottom])]  # one movement: up the flag, down the stem
     if rng.random() < 0.5:

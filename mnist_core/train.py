@@ -21,9 +21,10 @@ import numpy as np
 
 from .augment import augment_batch
 from .calibration import expected_calibration_error, fit_temperature, with_temperature
+from .classifier import refused
 from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig, TrainResources
 from .data import load_mnist
-from .training_data import NOT_A_DIGIT, build_training_set
+from .training_data import build_training_set
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,8 @@ def train(
     record.update(_test_metrics(with_temperature(test_scores, record["temperature"]), data.y_test))
     record["test_ece_before"] = round(expected_calibration_error(test_scores, data.y_test), 5)
     if classes > 10:
-        refused = untempered(dataset.heldout_not_digits).argmax(axis=1) == NOT_A_DIGIT
-        record["not_digit_refusal"] = round(float(refused.mean()), 5)
+        scores = with_temperature(untempered(dataset.heldout_not_digits), record["temperature"])
+        record["not_digit_refusal"] = round(float(refused(scores).mean()), 5)
     classifier = DigitClassifier(model, record=record)
     record.update(_corrections_metrics(classifier, collected))
     record["duration_s"] = round(time.monotonic() - started, 1)
@@ -349,11 +350,11 @@ def _test_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (labels.astype(np.int64), predicted), 1)
     wrong = np.flatnonzero(predicted != labels)
-    refused = scores.argmax(axis=1) == NOT_A_DIGIT
+    refusals = refused(scores)
     return {
         "test_accuracy": round(float(np.mean(predicted == labels)), 5),
         "test_digits": int(len(labels)),
-        "test_refused": round(float(refused.mean()), 5),
+        "test_refused": round(float(refusals.mean()), 5),
         "test_ece": round(expected_calibration_error(scores, labels), 5),
         "confusion_matrix": confusion.tolist(),  # rows: true digit, columns: predicted
         "misclassified": [[int(index), int(predicted[index])] for index in wrong[:200]],

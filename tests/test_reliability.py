@@ -33,7 +33,7 @@ from PIL import Image
 import mnist_core.jobs as jobs_module
 from mnist_core import DigitClassifier, InvalidImageError
 from mnist_core.classifier import BUNDLED_MODEL
-from mnist_core.config import TrainConfig
+from mnist_core.config import TrainConfig, VerdictConfig
 from mnist_core.jobs import TrainingBusy, TrainingJobs
 from mnist_core.registry import (
     BUNDLED_ID,
@@ -738,8 +738,8 @@ def test_a_24_megapixel_phone_photo_is_read_within_5_s(bundled, big_photo):
 
 def is_valid(prediction) -> bool:
     """Blank: nothing at all. Otherwise ten finite probabilities that sum to 1 with the
-    not-a-digit one, and a digit that is the most probable class, or no digit when "not a
-    digit" is."""
+    not-a-digit one, and the most probable digit, or no digit when "not a digit" is the most
+    probable class and sure enough (VerdictConfig)."""
     probabilities = prediction.probabilities
     if prediction.verdict == "blank":
         return (
@@ -759,13 +759,18 @@ def is_valid(prediction) -> bool:
             and prediction.digit is None
             and prediction.confidence == 0.0
             and prediction.not_digit > probabilities.max()
+            and prediction.not_digit >= VerdictConfig().not_digit_threshold
         )
+    threshold = VerdictConfig().not_digit_threshold
     return (
         whole
         and prediction.verdict == "digit"
         and 0 <= prediction.digit <= 9
         and prediction.digit == int(np.argmax(probabilities))
-        and probabilities[prediction.digit] >= prediction.not_digit
+        and (
+            prediction.not_digit < threshold
+            or probabilities[prediction.digit] >= prediction.not_digit
+        )
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from mnist_core import DigitClassifier, renderings
 from mnist_core.calibration import expected_calibration_error
+from mnist_core.config import VerdictConfig
 from mnist_core.negatives import not_digit_canvas
 from mnist_core.preprocess import to_mnist
 
@@ -71,6 +72,7 @@ def test_a_refusal_has_no_digit_but_keeps_what_the_model_saw(classifier):
     prediction = classifier.predict(canvas)
     assert prediction.digit is None and prediction.confidence == 0.0
     assert prediction.not_digit > prediction.probabilities.max()
+    assert prediction.not_digit >= VerdictConfig().not_digit_threshold
     assert prediction.model_input.shape == (28, 28) and prediction.ranked == []
 
 
@@ -116,3 +118,14 @@ def test_the_command_line_says_not_a_digit_for_a_letter(classifier, tmp_path, ca
     assert re.fullmatch(
         rf"{re.escape(str(path))}: not a digit \(\d+\.\d% sure\)\n", capsys.readouterr().out
     )
+
+
+def test_only_a_sure_not_a_digit_is_refused():
+    from mnist_core.classifier import refused
+
+    threshold = VerdictConfig().not_digit_threshold
+    unsure, sure = np.zeros(11), np.zeros(11)
+    unsure[4], unsure[10] = 1 - (threshold - 0.05), threshold - 0.05  # most probable, not sure
+    sure[4], sure[10] = 1 - threshold, threshold
+    assert refused(np.stack([unsure, sure])).tolist() == [False, True]
+    assert not refused(np.full((1, 10), 0.1)).any()  # a 10-class model never refuses
