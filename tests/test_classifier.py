@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,19 +11,6 @@ from PIL import Image
 
 from mnist_core import DigitClassifier, InvalidImageError, Prediction, renderings
 from mnist_core.preprocess import to_mnist
-
-SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
-
-
-@pytest.fixture(scope="module")
-def classifier() -> DigitClassifier:
-    return DigitClassifier.load()
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    with np.load(SAMPLE) as data:
-        return {key: data[key] for key in data.files}
 
 
 def accuracy(classifier: DigitClassifier, images, labels) -> float:

@@ -4,7 +4,6 @@ refused as "not a digit" while digits are not; blank stays blank; calibrated con
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,19 +13,6 @@ from mnist_core.calibration import expected_calibration_error
 from mnist_core.config import VerdictConfig
 from mnist_core.negatives import not_digit_canvas
 from mnist_core.preprocess import to_mnist
-
-SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
-
-
-@pytest.fixture(scope="module")
-def classifier() -> DigitClassifier:
-    return DigitClassifier.load()
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    with np.load(SAMPLE) as data:
-        return {key: data[key] for key in data.files}
 
 
 def digits_read(classifier, images) -> np.ndarray:
