@@ -21,7 +21,7 @@ import numpy as np
 
 from .augment import augment_batch
 from .calibration import expected_calibration_error, fit_temperature, with_temperature
-from .classifier import refused
+from .classifier import DigitClassifier, refused
 from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig, TrainResources
 from .data import load_mnist
 from .training_data import build_training_set
@@ -160,7 +160,6 @@ def train(
     record = _record(config, data, dataset, len(x_fit), bridge, started)
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
-    from .classifier import DigitClassifier
 
     # Keras in large batches here: ~5x the digits/s of the app's one-digit path.
     def untempered(digits: np.ndarray) -> np.ndarray:

@@ -154,7 +154,7 @@ def preprocess_images(images: np.ndarray, checksum: str | None = None, workers: 
     if cached is not None:
         return cached["digits"]
     with _pool(workers) as pool:
-        digits = _gather([pool.apply_async(_preprocess_chunk, (part,)) for part in _parts(images)])
+        digits = _gather(_preprocess_tasks(pool, images))
     cache.save(name, digits=digits)
     return digits
 
@@ -179,10 +179,7 @@ def build_training_set(data: MnistData, config: TrainConfig, workers: int = 2) -
         with _pool(workers) as pool:
             pending_mnist = None
             if mnist is None:
-                pending_mnist = [
-                    pool.apply_async(_preprocess_chunk, (part,))
-                    for part in _parts(np.concatenate([data.x_train, data.x_test]))
-                ]
+                pending_mnist = _preprocess_tasks(pool, np.concatenate([data.x_train, data.x_test]))
             pending_extras = None
             if extras is None:
                 pending_extras = _extras_tasks(pool, data, fit_rows, config)
@@ -273,6 +270,11 @@ def _collect_extras(tasks: dict) -> dict:
 
 def _task_seed(seed: int, name: str, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{name}/{index}".encode()).digest()[:8], "little")
+
+
+def _preprocess_tasks(pool, images: np.ndarray) -> list:
+    """Worker tasks running ``images`` through to_mnist, a chunk each, in order."""
+    return [pool.apply_async(_preprocess_chunk, (part,)) for part in _parts(images)]
 
 
 def _parts(images: np.ndarray) -> list[np.ndarray]:

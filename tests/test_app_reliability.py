@@ -45,8 +45,9 @@ def drawing():
     return canvas_drawing(digit, np.random.default_rng(3), background="transparent"), label
 
 
-def completed_run(home: Path, model_bytes: bytes | None = None) -> str:
-    """A finished, promotable run (a copy of the bundled model, or the given bytes)."""
+def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str:
+    """A finished, promotable run (a copy of the bundled model, or the given bytes); ``fields``
+    are added to its record."""
     run_dir = home / "runs" / FAKE_RUN
     run_dir.mkdir(parents=True)
     if model_bytes is None:
@@ -62,6 +63,7 @@ def completed_run(home: Path, model_bytes: bytes | None = None) -> str:
         "duration_s": 20.0,
         "test_accuracy": 0.99,
         "confusion_matrix": np.eye(10, dtype=int).tolist(),
+        **fields,
     }
     (run_dir / "model.json").write_text(json.dumps(record))
     (run_dir / "progress.json").write_text(json.dumps({"status": "completed"}))

@@ -4,7 +4,6 @@ figures."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
@@ -12,6 +11,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from test_app import FakeCanvas, choose, prediction_metric, reading_line, run_app
+from test_app_reliability import FAKE_RUN, completed_run
 
 from mnist_core import DigitClassifier, Prediction
 from mnist_core.classifier import no_digit
@@ -25,7 +25,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz")
 START = "FormSubmitter:retrain_form-Start training"
 RETRAIN = "app_pages/retrain.py"
-FAKE_RUN = "20250101-120000-beef"
 
 
 @pytest.fixture(autouse=True)
@@ -208,31 +207,6 @@ def test_custom_starts_at_the_defaults_within_the_limits():
 
 
 # --------------------------------------------------------------------------- a run's results
-
-
-def completed_run(home: Path, **fields) -> str:
-    """A finished run whose record holds ``fields`` besides the usual ones."""
-    import shutil
-
-    from mnist_core.classifier import BUNDLED_MODEL
-
-    run_dir = home / "runs" / FAKE_RUN
-    run_dir.mkdir(parents=True)
-    shutil.copyfile(BUNDLED_MODEL, run_dir / "model.keras")
-    record = {
-        "status": "completed",
-        "config": {"arch": "compact", "epochs": 2, "batch_size": 256, "augment": True},
-        "history": [{"loss": 1.0, "accuracy": 0.7, "val_loss": 0.8, "val_accuracy": 0.8}],
-        "train_digits": 61_000,
-        "trained_at": "2025-01-01T12:00:00+00:00",
-        "duration_s": 60.0,
-        "test_accuracy": 0.99,
-        "confusion_matrix": np.eye(10, dtype=int).tolist(),
-        **fields,
-    }
-    (run_dir / "model.json").write_text(json.dumps(record))
-    (run_dir / "progress.json").write_text(json.dumps({"status": "completed"}))
-    return FAKE_RUN
 
 
 def test_a_runs_refusals_and_calibration_are_shown_in_words(app_home):
