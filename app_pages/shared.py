@@ -39,13 +39,12 @@ def load_classifier(path: str, modified: float) -> DigitClassifier:
 
 
 def hide_from_garbage_collector() -> None:
-    """Take every object alive now (TensorFlow, Keras, the models, Altair) out of the cyclic
+    """Take every object alive now (Streamlit, pandas, Altair, the models) out of the cyclic
     garbage collector's sight.
 
-    Streamlit collects garbage twice after every script run, so after every stroke: its own
-    ``runner.postScriptGC`` pass, and ``keras.backend.clear_session()``, which it calls
-    whenever Keras is loaded. Each full pass walks TensorFlow's ~370,000 objects: ~350 ms
-    holding the GIL, every session waiting (measured); frozen, well under 1 ms.
+    Streamlit collects garbage after every script run, so after every stroke
+    (``runner.postScriptGC``), and each full pass walks every object alive while holding the
+    GIL, every session waiting; frozen, they are skipped.
     """
     import altair  # noqa: F401  (the retrain page's charts; imported by the first otherwise)
 

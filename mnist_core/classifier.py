@@ -1,4 +1,4 @@
-"""DigitClassifier: the bundled (or any saved) model behind one fast, thread-safe predict()."""
+"""DigitClassifier: the bundled (or any exported) model behind one fast, thread-safe predict()."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import numpy as np
 from .calibration import with_temperature
 from .config import NumberReadingConfig, VerdictConfig
 from .errors import InvalidImageError
-from .fast_forward import FastForward
 from .number_reader import NumberReader, greedy_read, log_likelihood
 from .numbers import number_ink, number_strip, segment_number
 from .preprocess import to_mnist
+from .runtime import OnnxNetwork, exported_path
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_cnn.keras"
-# Chunk for batched inference: big enough for efficient matrix products, small enough that the
-# im2col buffers stay ~60 MB.
+# What the app serves: the export of models/mnist_cnn.keras (mnist_core.export).
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_cnn.onnx"
+# Chunk for batched inference: beyond ~256 digits a call, ONNX Runtime reads no faster.
 BATCH_CHUNK = 512
 
 
@@ -74,6 +74,8 @@ class DigitClassifier:
         reading: NumberReadingConfig = NumberReadingConfig(),
         verdicts: VerdictConfig = VerdictConfig(),
     ):
+        # Any thread-safe callable (N, 28, 28) float32 -> (N, classes) probabilities with an
+        # ``output_shape``: an OnnxNetwork when serving.
         self.model = model
         self.path = path
         self.record = record or {}
@@ -85,25 +87,25 @@ class DigitClassifier:
         self.temperature = float(self.record.get("temperature", 1.0))
         # 11 when the model has a "not a digit" class, 10 for older ones.
         self.classes = int(model.output_shape[-1])
-        # The numpy path when the architecture allows it (ours and the tutorial's both do).
-        self._forward = FastForward.compile(model) or self._keras_forward
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> DigitClassifier:
-        """Load a ``.keras`` model (default: the bundled one) and its JSON record if present.
+        """Load an exported model (default: the bundled one) and its JSON record if present.
 
-        Models are loaded with ``safe_mode=True``: no pickled or user code is ever run.
+        ``path`` may name the ``.onnx`` export or the ``.keras`` file it was exported from
+        (the export beside it is loaded). An ONNX file holds no code: loading runs none.
         """
-        import keras
-
-        path = Path(path) if path is not None else BUNDLED_MODEL
+        path = exported_path(path) if path is not None else BUNDLED_MODEL
         if not path.is_file():
+            keras_file = path.with_suffix(".keras")
+            if keras_file.is_file():
+                raise FileNotFoundError(
+                    f"{keras_file} has no export to serve; make it with: "
+                    f"python -m mnist_core export {keras_file}"
+                )
             raise FileNotFoundError(f"no model file at {path}")
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
-        if tuple(model.input_shape[1:]) != (28, 28) or tuple(model.output_shape[1:]) not in (
-            (10,),
-            (11,),
-        ):
+        model = OnnxNetwork(path)
+        if model.input_shape != (28, 28) or model.output_shape not in ((10,), (11,)):
             raise ValueError(
                 f"{path} is not a digit model: input {model.input_shape}, "
                 f"output {model.output_shape}"
@@ -113,9 +115,6 @@ class DigitClassifier:
             record = json.loads(record_path(path).read_text())
         return cls(model, path, record, bundled_reader())
 
-    def _keras_forward(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(batch, training=False))
-
     def scores(self, digits: np.ndarray) -> np.ndarray:
         """(N, 28, 28) preprocessed digits (float in [0, 1], or uint8 0-255) -> (N, classes)
         calibrated probabilities: the ten digits, then "not a digit" if the model has it."""
@@ -124,7 +123,7 @@ class DigitClassifier:
             digits = digits.astype(np.float32) * np.float32(1 / 255)
         digits = digits.astype(np.float32, copy=False)
         chunks = [
-            self._forward(digits[start : start + BATCH_CHUNK])
+            self.model(digits[start : start + BATCH_CHUNK])
             for start in range(0, len(digits), BATCH_CHUNK)
         ]
         if not chunks:

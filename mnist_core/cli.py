@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--output",
         default="models/mnist_cnn.keras",
-        help="model path; the JSON record goes beside it",
+        help="model path; its ONNX export (what the app serves) and JSON record go beside it",
     )
     train.add_argument("--progress-file", help="also write live progress to this JSON file")
     train.add_argument("--stop-file", help="cancel the run when this file appears")
@@ -71,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     numbers.add_argument(
         "--output",
         default="models/number_reader.keras",
-        help="reader path; the JSON record goes beside it",
+        help="reader path; its ONNX export and JSON record go beside it",
     )
+    export = commands.add_parser(
+        "export", help="write the ONNX export the app serves beside a .keras model"
+    )
+    export.add_argument("models", nargs="+", metavar="MODEL.keras")
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
     evaluate.add_argument("--data", help=DATA_HELP)
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             "train-numbers": run_train_numbers,
             "evaluate": run_evaluate,
             "predict": run_predict,
+            "export": run_export,
         }[arguments.command](arguments)
     except (ValueError, FileNotFoundError) as error:  # DataError, bad flags, missing model
         print(f"error: {error}", file=sys.stderr)
@@ -234,12 +239,12 @@ def run_evaluate(arguments) -> int:
 
     from .classifier import DigitClassifier
     from .data import load_mnist
-    from .train import _test_metrics
+    from .metrics import test_metrics
     from .training_data import preprocess_images
 
     classifier = DigitClassifier.load(arguments.model)
     data = load_mnist(arguments.data)
-    metrics = _test_metrics(
+    metrics = test_metrics(
         classifier.scores(preprocess_images(data.x_test, data.checksum)), data.y_test
     )
     print(f"model: {classifier.path}")
@@ -248,6 +253,14 @@ def run_evaluate(arguments) -> int:
     print("      " + "".join(f"{digit:>6}" for digit in range(10)))
     for digit, row in enumerate(np.asarray(metrics["confusion_matrix"])):
         print(f"{digit:>6}" + "".join(f"{count:>6}" for count in row))
+    return 0
+
+
+def run_export(arguments) -> int:
+    from .export import export_saved_model
+
+    for model in arguments.models:
+        print(f"{model} -> {export_saved_model(model)}")
     return 0
 
 

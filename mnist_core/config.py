@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -220,3 +222,24 @@ class AugmentConfig:
     elastic_alpha: float = 1.0  # px of elastic displacement
     elastic_probability: float = 0.5
     thickness_probability: float = 0.3  # share of digits thinned or thickened by 1 px
+
+
+def validate_config(config: TrainConfig) -> TrainConfig:
+    """Refuse out-of-range settings (the server-side guard; forms only help)."""
+    for name, (low, high) in TRAIN_LIMITS.items():
+        value = getattr(config, name)
+        if isinstance(high, int) and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        if (
+            not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+    if config.arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {config.arch!r}")
+    if config.corrections and not Path(config.corrections).is_file():
+        raise ValueError(f"no corrections database at {config.corrections}")
+    if config.subset and config.subset < 1000:
+        raise ValueError("subset must be 0 (all digits) or at least 1000 digits")
+    return config

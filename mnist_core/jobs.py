@@ -22,10 +22,9 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import TrainConfig, validate_config
 from .config_flags import command_line
 from .registry import ModelRegistry, read_json, write_json_atomically
-from .train import validate_config
 
 _children: dict[int, subprocess.Popen] = {}  # reaped by a thread each, so pids do not linger
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import StripConfig
+from .runtime import OnnxNetwork, exported_path
 
 BLANK = 10  # CTC's "no digit here" class; classes 0-9 are the digits themselves
 
@@ -103,41 +104,34 @@ def log_likelihood(logits: np.ndarray, digits) -> float:
     return float(np.logaddexp(alpha[-1], alpha[-2]) if len(states) > 1 else alpha[-1])
 
 
-BUNDLED_READER = Path(__file__).resolve().parent.parent / "models" / "number_reader.keras"
+# What the app serves: the export of models/number_reader.keras (mnist_core.export).
+BUNDLED_READER = Path(__file__).resolve().parent.parent / "models" / "number_reader.onnx"
 
 
 class NumberReader:
-    """A trained reader: a number's strip -> the digits it sees, left to right."""
+    """A trained reader: a number's strip -> the digits it sees, left to right. Thread-safe."""
 
-    def __init__(self, model, path: Path | None = None):
-        import tensorflow as tf
-
-        self.model, self.path = model, path
+    def __init__(self, network, path: Path | None = None):
+        # (N, height, width) float32 strips -> (N, frames, 11) logits: an OnnxNetwork.
+        self.network, self.path = network, path
         self.strip = StripConfig()
-        # One traced graph: Keras' layer-by-layer eager call costs ~70 ms a strip, the graph
-        # a few ms. Thread-safe, as the app's sessions share one reader.
-        self._logits = tf.function(
-            lambda strips: model(strips, training=False),
-            input_signature=[tf.TensorSpec((None, self.strip.height, self.strip.width))],
-        )
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> NumberReader:
-        """Load a reader (default: the bundled one) with ``safe_mode=True``."""
-        import keras
-
-        path = Path(path) if path is not None else BUNDLED_READER
+        """Load an exported reader (default: the bundled one); ``path`` may name its ``.keras``
+        file, whose export beside it is loaded."""
+        path = exported_path(path) if path is not None else BUNDLED_READER
         if not path.is_file():
             raise FileNotFoundError(f"no number reader at {path}")
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
-        reader = cls(model, path)
-        if tuple(model.input_shape[1:]) != (reader.strip.height, reader.strip.width):
-            raise ValueError(f"{path} is not a number reader: input {model.input_shape}")
+        network = OnnxNetwork(path)
+        reader = cls(network, path)
+        if network.input_shape != (reader.strip.height, reader.strip.width):
+            raise ValueError(f"{path} is not a number reader: input {network.input_shape}")
         return reader
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """(frames, 11) logits for one (height, width) strip."""
-        return np.asarray(self._logits(np.asarray(pixels, np.float32)[None]))[0]
+        return self.network(np.asarray(pixels, np.float32)[None])[0]
 
     def read(self, pixels: np.ndarray) -> list[ReadDigit]:
         """The digits seen in one (height, width) strip."""

@@ -2,7 +2,8 @@
 
 Layout under the app home (``$MNIST_APP_HOME``, default ``<project>/app_data``, git-ignored)::
 
-    runs/<run_id>/model.keras   the run's model (only when it completed)
+    runs/<run_id>/model.keras   the run's model, the training format (only when it completed)
+    runs/<run_id>/model.onnx    its export, what the app serves (mnist_core.runtime)
     runs/<run_id>/model.json    its record: config, curves, test accuracy, confusion matrix
     runs/<run_id>/progress.json live status written by the training process
     active.json                 {"run_id": ...}; absent means the bundled model
@@ -90,7 +91,8 @@ class ModelRegistry:
         return self.runs_dir / run_id
 
     def model_path(self, run_id: str) -> Path:
-        return BUNDLED_MODEL if run_id == BUNDLED_ID else self.run_dir(run_id) / "model.keras"
+        """The file that serves ``run_id``: its ONNX export."""
+        return BUNDLED_MODEL if run_id == BUNDLED_ID else self.run_dir(run_id) / "model.onnx"
 
     def record(self, run_id: str) -> dict:
         """The run's training record ({} when it has none yet)."""

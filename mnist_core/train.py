@@ -22,8 +22,11 @@ import numpy as np
 from .augment import augment_batch
 from .calibration import expected_calibration_error, fit_temperature, with_temperature
 from .classifier import DigitClassifier, refused
-from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig, TrainResources
+from .config import TrainConfig, TrainResources, validate_config
 from .data import load_mnist
+from .export import export_onnx
+from .metrics import test_metrics
+from .runtime import OnnxNetwork, exported_path
 from .training_data import build_training_set
 
 
@@ -58,27 +61,6 @@ class TrainingResult:
     status: str  # "completed", "cancelled" or "diverged"
     record: dict
     model_path: Path | None  # None unless completed
-
-
-def validate_config(config: TrainConfig) -> TrainConfig:
-    """Refuse out-of-range settings (the server-side guard; forms only help)."""
-    for name, (low, high) in TRAIN_LIMITS.items():
-        value = getattr(config, name)
-        if isinstance(high, int) and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        if (
-            not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or not low <= value <= high
-        ):
-            raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
-    if config.arch not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {config.arch!r}")
-    if config.corrections and not Path(config.corrections).is_file():
-        raise ValueError(f"no corrections database at {config.corrections}")
-    if config.subset and config.subset < 1000:
-        raise ValueError("subset must be 0 (all digits) or at least 1000 digits")
-    return config
 
 
 def _limit_threads(resources: TrainResources) -> None:
@@ -161,22 +143,32 @@ def train(
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
 
-    # Keras in large batches here: ~5x the digits/s of the app's one-digit path.
-    def untempered(digits: np.ndarray) -> np.ndarray:
-        return model.predict(digits.astype(np.float32) / 255, batch_size=1024, verbose=0)
-
-    record["temperature"] = fit_temperature(untempered(dataset.x_validation), dataset.y_validation)
-    test_scores = untempered(dataset.x_test)
-    record.update(_test_metrics(with_temperature(test_scores, record["temperature"]), data.y_test))
-    record["test_ece_before"] = round(expected_calibration_error(test_scores, data.y_test), 5)
-    if classes > 10:
-        scores = with_temperature(untempered(dataset.heldout_not_digits), record["temperature"])
-        record["not_digit_refusal"] = round(float(refused(scores).mean()), 5)
-    classifier = DigitClassifier(model, record=record)
-    record.update(_corrections_metrics(classifier, collected))
-    record["duration_s"] = round(time.monotonic() - started, 1)
+    # Every figure of the record is measured on the export the app will serve.
     output_path = Path(output_path)
-    save_model_atomically(model, record, output_path)
+    export = export_onnx(model, temporary_path(output_path, ".onnx"))
+    try:
+        served = DigitClassifier(OnnxNetwork(export))  # temperature 1: the network's own
+
+        def untempered(digits: np.ndarray) -> np.ndarray:
+            return served.scores(digits)
+
+        record["temperature"] = fit_temperature(
+            untempered(dataset.x_validation), dataset.y_validation
+        )
+        test_scores = untempered(dataset.x_test)
+        record.update(
+            test_metrics(with_temperature(test_scores, record["temperature"]), data.y_test)
+        )
+        record["test_ece_before"] = round(expected_calibration_error(test_scores, data.y_test), 5)
+        if classes > 10:
+            scores = with_temperature(untempered(dataset.heldout_not_digits), record["temperature"])
+            record["not_digit_refusal"] = round(float(refused(scores).mean()), 5)
+        classifier = DigitClassifier(served.model, record=record)
+        record.update(_corrections_metrics(classifier, collected))
+        record["duration_s"] = round(time.monotonic() - started, 1)
+        save_model_atomically(model, record, output_path, export)
+    finally:
+        export.unlink(missing_ok=True)
     return TrainingResult("completed", record, output_path)
 
 
@@ -341,35 +333,28 @@ def _record(config, data, dataset, train_count, bridge, started) -> dict:
     }
 
 
-def _test_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy and confusion of the digit read (the most probable of the ten digits, as
-    MNIST results are reported), how many digits were refused as not a digit, and the
-    calibration error of the whole reading (refusals count as wrong)."""
-    predicted = scores[:, :10].argmax(axis=1)
-    confusion = np.zeros((10, 10), np.int64)
-    np.add.at(confusion, (labels.astype(np.int64), predicted), 1)
-    wrong = np.flatnonzero(predicted != labels)
-    refusals = refused(scores)
-    return {
-        "test_accuracy": round(float(np.mean(predicted == labels)), 5),
-        "test_digits": int(len(labels)),
-        "test_refused": round(float(refusals.mean()), 5),
-        "test_ece": round(expected_calibration_error(scores, labels), 5),
-        "confusion_matrix": confusion.tolist(),  # rows: true digit, columns: predicted
-        "misclassified": [[int(index), int(predicted[index])] for index in wrong[:200]],
-    }
+def temporary_path(path: Path, suffix: str) -> Path:
+    """A hidden name beside ``path`` for a file on its way to ``path.with_suffix(suffix)``."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{suffix}")
 
 
-def save_model_atomically(model, record: dict, path: Path) -> None:
-    """Write model and record to temporary files, then rename: a crash leaves the old pair."""
+def save_model_atomically(model, record: dict, path: Path, export: Path | None = None) -> None:
+    """Write the ``.keras`` model, its ONNX export (``export``, made here when None) and the
+    record to temporary files, then rename them, the record last: a crash leaves the old set,
+    or new model files without a record (a run that never completed)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary_model = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    temporary_record = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
+    temporary_model = temporary_path(path, ".keras")
+    temporary_record = temporary_path(path, ".json")
     try:
+        if export is None:
+            export = export_onnx(model, temporary_path(path, ".onnx"))
         model.save(temporary_model)
         temporary_record.write_text(json.dumps(record, indent=1))
+        os.replace(export, exported_path(path))
         os.replace(temporary_model, path)
         os.replace(temporary_record, path.with_suffix(".json"))
     finally:
-        for leftover in (temporary_model, temporary_record):
-            leftover.unlink(missing_ok=True)
+        for leftover in (temporary_model, temporary_record, export):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)

@@ -51,9 +51,9 @@ def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str
     run_dir = home / "runs" / FAKE_RUN
     run_dir.mkdir(parents=True)
     if model_bytes is None:
-        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.keras")
+        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.onnx")
     else:
-        (run_dir / "model.keras").write_bytes(model_bytes)
+        (run_dir / "model.onnx").write_bytes(model_bytes)
     record = {
         "status": "completed",
         "config": {"arch": "compact", "epochs": 1, "batch_size": 256, "augment": True},

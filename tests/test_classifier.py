@@ -209,11 +209,15 @@ def test_predict_batch_raises_on_an_unreadable_image(classifier, mnist):
         classifier.predict_batch([mnist["x_test"][0], b"", mnist["x_test"][1]])
 
 
-def test_numpy_fast_path_matches_keras(classifier, mnist):
-    """Reference check: the numpy forward pass against Keras itself on the same 64 digits."""
+def test_the_served_export_matches_keras(classifier, mnist):
+    """Reference check: the ONNX export the app serves against the Keras model it was exported
+    from, on the same 64 digits."""
+    import keras
+
     digits = np.stack([to_mnist(digit) for digit in mnist["x_test"][:64]])
     fast = DigitClassifier(classifier.model).scores(digits)  # no temperature: the network's own
-    reference = np.asarray(classifier.model(digits, training=False))
+    trained = keras.models.load_model(classifier.path.with_suffix(".keras"), compile=False)
+    reference = np.asarray(trained(digits, training=False))
     assert fast.shape == reference.shape == (64, classifier.classes)
     assert fast.dtype == np.float32
     np.testing.assert_allclose(fast, reference, atol=1e-4, rtol=0)
@@ -243,7 +247,15 @@ def test_loading_a_missing_model_fails_clearly(tmp_path):
         DigitClassifier.load(tmp_path / "absent.keras")
 
 
+def test_a_keras_file_without_its_export_is_refused_with_the_command_that_exports_it(tmp_path):
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(b"a model trained before exports existed")
+    with pytest.raises(FileNotFoundError, match="python -m mnist_core export"):
+        DigitClassifier.load(keras_file)
+    assert not keras_file.with_suffix(".onnx").exists()
+
+
 def test_bundled_model_carries_its_training_record(classifier):
-    assert classifier.path is not None and classifier.path.suffix == ".keras"
+    assert classifier.path is not None and classifier.path.suffix == ".onnx"
     if classifier.path.with_suffix(".json").is_file():
         assert 0.9 < classifier.record["test_accuracy"] <= 1

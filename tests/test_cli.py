@@ -223,9 +223,9 @@ def test_train_writes_a_loadable_model(trained, mnist):
     assert abs(float(prediction.probabilities.sum()) + prediction.not_digit - 1) < 1e-5
 
 
-def test_train_leaves_only_the_model_and_its_record(trained):
+def test_train_leaves_only_the_model_its_export_and_its_record(trained):
     _, output, _ = trained
-    assert sorted(path.name for path in output.parent.iterdir()) == ["m.json", "m.keras"]
+    assert sorted(path.name for path in output.parent.iterdir()) == ["m.json", "m.keras", "m.onnx"]
 
 
 def test_train_record_has_the_expected_keys(trained):

@@ -100,8 +100,8 @@ def test_told_the_count_the_cut_has_that_many_digits(with_reader, sample):
 
 
 def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tmp_path, sample):
-    broken = tmp_path / "number_reader.keras"
-    broken.write_bytes(b"not a keras file")
+    broken = tmp_path / "number_reader.onnx"
+    broken.write_bytes(b"not a model file")
     monkeypatch.setattr(number_reader, "BUNDLED_READER", broken)
     classifier_module.bundled_reader.cache_clear()
     try:
@@ -112,12 +112,12 @@ def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tm
         assert classifier.read_number(image).text == str(int(sample["y_test"][5]))
     finally:
         classifier_module.bundled_reader.cache_clear()
-    assert broken.read_bytes() == b"not a keras file"  # never overwritten
+    assert broken.read_bytes() == b"not a model file"  # never overwritten
 
 
 def test_a_digit_model_is_refused_as_a_reader():
     with pytest.raises(ValueError, match="not a number reader"):
-        NumberReader.load(ROOT / "models" / "mnist_cnn.keras")
+        NumberReader.load(ROOT / "models" / "mnist_cnn.onnx")
 
 
 def test_train_numbers_command_saves_a_reader_and_its_record(tmp_path):

@@ -84,9 +84,9 @@ def fake_run(
     run_dir = registry.run_dir(run_id)
     run_dir.mkdir(parents=True)
     if model_bytes is None:
-        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.keras")
+        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.onnx")
     else:
-        (run_dir / "model.keras").write_bytes(model_bytes)
+        (run_dir / "model.onnx").write_bytes(model_bytes)
     if record is not None:
         (run_dir / "model.json").write_text(json.dumps(record))
     if progress is not None:
@@ -201,6 +201,7 @@ def test_two_simultaneous_starts_give_one_run_and_one_busy(home):
     assert jobs.running() is None
     assert training_processes(home) == []
     assert not (registry.run_dir(run_id) / "model.keras").exists()
+    assert not (registry.run_dir(run_id) / "model.onnx").exists()
 
 
 # --------------------------------------------------------------------------- 2. killed mid-run
@@ -605,7 +606,7 @@ OUT_OF_BOUNDS = [
 
 @pytest.mark.parametrize("overrides", OUT_OF_BOUNDS, ids=lambda o: "-".join(map(str, o.items())))
 def test_out_of_bounds_settings_are_refused_before_any_run_exists(home, overrides):
-    from mnist_core.train import validate_config
+    from mnist_core.config import validate_config
 
     config = replace(TrainConfig(), **overrides)
     with pytest.raises(ValueError):
@@ -620,7 +621,7 @@ def test_out_of_bounds_settings_are_refused_before_any_run_exists(home, override
 
 
 def test_the_defaults_and_the_limits_themselves_are_accepted():
-    from mnist_core.train import validate_config
+    from mnist_core.config import validate_config
 
     for config in (
         TrainConfig(),
@@ -634,7 +635,11 @@ def test_the_defaults_and_the_limits_themselves_are_accepted():
 
 
 def test_a_model_with_a_lambda_layer_is_refused_without_running_its_code(tmp_path, monkeypatch):
+    """The app serves ONNX files, which hold no code; a .keras file is only ever loaded to be
+    exported (``python -m mnist_core export``), and that load must not run a Lambda either."""
     import keras
+
+    from mnist_core.export import export_saved_model
 
     marker = tmp_path / "lambda-ran"
     # The payload: any Python in a Lambda layer runs when the model is rebuilt on load.
@@ -660,8 +665,9 @@ def test_a_model_with_a_lambda_layer_is_refused_without_running_its_code(tmp_pat
 
     monkeypatch.setattr(keras.models, "load_model", spy)
     with pytest.raises(Exception, match="(?i)lambda|safe"):
-        DigitClassifier.load(path)
+        export_saved_model(path)
     assert not marker.exists(), "the Lambda layer's code ran while loading"
+    assert not path.with_suffix(".onnx").exists()
     assert calls and calls[-1].get("safe_mode") is True
 
     # Control: the file is a loadable digit model, and unsafe loading would run the payload.
