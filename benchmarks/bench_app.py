@@ -187,6 +187,43 @@ async def open_app(context, url: str, result: LoadResult):
     return page
 
 
+async def read_a_number(url: str) -> str | None:
+    """One tab picks "A number" and writes 17 on the wide canvas; returns what it read."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        page = await (await browser.new_context(viewport={"width": 1100, "height": 900})).new_page()
+        await page.goto(url)
+        await page.locator(CANVAS).first.wait_for(timeout=120_000)
+        await idle(page)
+        await page.get_by_text("A number", exact=True).first.click()
+        for _ in range(120):  # the wide canvas for numbers replaces the square one
+            box = await page.locator(CANVAS).first.bounding_box()
+            if box and box["width"] > 500:
+                break
+            await page.wait_for_timeout(250)
+        await idle(page)
+        canvas = page.locator(CANVAS).first
+        for digit, shift in ((1, 0), (7, 250)):
+            for points in DIGIT_STROKES[digit]:
+                start, *rest = pen_path(await canvas.bounding_box(), points)
+                await page.mouse.move(start[0] + shift, start[1])
+                await page.mouse.down()
+                for x, y in rest:
+                    await page.mouse.move(x + shift, y, steps=4)
+                await page.mouse.up()
+                await page.wait_for_timeout(300)
+        shown = page.locator('[data-testid="stMetric"]:visible', has_text="Prediction (number)")
+        value = shown.locator('[data-testid="stMetricValue"]').first
+        try:
+            await value.wait_for(timeout=TIMEOUT_MS)
+            return (await value.inner_text()).strip()
+        except PlaywrightError:
+            await evidence(page, "bench_number")
+            return None
+        finally:
+            await browser.close()
+
+
 async def session(page, strokes: int, index: int, result: LoadResult) -> None:
     """One user: draw ``strokes`` digits, clearing between them. Every failure is counted."""
     for number in range(strokes):
@@ -319,7 +356,9 @@ def main() -> None:
                 f"streamlit run -> usable canvas: {time.perf_counter() - started:.1f} s "
                 f"(page load {first.ready_s[0]:.1f} s of it)"
             )
-            print(f"server memory after the first prediction: {rss_mb(pid):.0f} MB")
+            print(f"server memory after the first digit: {rss_mb(pid):.0f} MB")
+            number = asyncio.run(read_a_number(url))
+            print(f"server memory after the first number (read {number}): {rss_mb(pid):.0f} MB")
             cost = asyncio.run(tab_cost(url, arguments.strokes))
             print(
                 "one tab alone, CPU per digit, its main thread's then the whole browser's: "
