@@ -1,0 +1,36 @@
+"""The capacity benchmark's load generator against the real app: 2 protocol-level sessions
+for a few seconds (benchmarks/bench_capacity.py, run as acceptance checks run it)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SAMPLE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_two_sessions_get_their_drawings_read(tmp_path):
+    """Readings arrive over the WebSocket, each the digit (or number) that was drawn: a wrong
+    or missing reading, or a closed socket, is an error and fails this."""
+    report_path = tmp_path / "report.json"
+    completed = subprocess.run(
+        [sys.executable, "benchmarks/bench_capacity.py", "--sessions", "2", "--seconds", "12",
+         "--json", str(report_path)],
+        cwd=ROOT,
+        env={**os.environ, "MNIST_DATA": str(SAMPLE)},  # a fresh clone has no ../shared
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    (run,) = report["runs"]
+    assert run["sessions"] == 2 and run["sessions_connected"] == 2
+    assert run["errors"] == 0, run["error_examples"]
+    assert run["readings"] >= 2
+    assert 0 < run["p50_s"] <= run["p95_s"] <= run["p99_s"] < 5
+    assert run["server_cpu_cores"] > 0 and run["server_rss_mb"] > 0
+    assert report["knee_sessions"] is None  # two sessions are far below the knee
