@@ -16,6 +16,7 @@ from app_pages.shared import (
 )
 from mnist_core import InvalidImageError
 from mnist_core.decode import ALLOWED_EXTENSIONS, decode
+from mnist_core.number_reading import holds_number
 
 EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
 WAITING_FOR_DIGIT = "Draw a digit: its reading appears here."
@@ -161,7 +162,7 @@ def upload_section(classifier, run_id: str) -> None:
         # Decode the file once (EXIF, palette, size checks); both readings take the array.
         preview = decode(data)
         reading = classifier.read_number(preview)
-        prediction = classifier.predict(preview) if len(reading.digits) < 2 else None
+        prediction = None if holds_number(reading) else classifier.predict(preview)
     except InvalidImageError as error:
         st.error(f"Cannot read {upload.name}: {error}")
         return

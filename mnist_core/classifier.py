@@ -7,7 +7,6 @@ import json
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,9 @@ import numpy as np
 from .calibration import with_temperature
 from .config import NumberReadingConfig, VerdictConfig
 from .errors import InvalidImageError
-from .number_reader import NumberReader, greedy_read, log_likelihood
-from .numbers import number_ink, number_strip, segment_number
+from .number_reader import NumberReader
+from .number_reading import NumberReading, read_number
+from .prediction import Prediction, no_digit
 from .preprocess import to_mnist
 from .runtime import OnnxNetwork, exported_path
 
@@ -27,35 +27,6 @@ BATCH_CHUNK = 512
 
 
 VERDICTS = ("digit", "blank", "not_a_digit")
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What the model read in one image."""
-
-    digit: int | None  # 0-9, or None when the image holds no digit (blank or not a digit)
-    # (10,) float32: each digit's calibrated probability; with not_digit they sum to 1
-    # (zeros when blank)
-    probabilities: np.ndarray = field(repr=False)
-    confidence: float  # the read digit's probability (0.0 when no digit is read)
-    model_input: np.ndarray | None = field(repr=False)  # (28, 28) float32 in [0, 1], or None
-    box: tuple[int, int, int, int] | None = None  # x, y, width, height (read_number only)
-    # "digit"; "blank" (no ink, or only specks); "not_a_digit" (a letter, a doodle, two digits)
-    verdict: str = "digit"
-    not_digit: float = 0.0  # probability that the ink is not one digit
-
-    @property
-    def ranked(self) -> list[tuple[int, float]]:
-        """(digit, probability) pairs, most probable first; empty when there is no digit."""
-        if self.digit is None:
-            return []
-        order = np.argsort(-self.probabilities)
-        return [(int(index), float(self.probabilities[index])) for index in order]
-
-
-def no_digit() -> Prediction:
-    """A fresh "blank" result (fresh, so no caller can alter another's probabilities)."""
-    return Prediction(None, np.zeros(10, np.float32), 0.0, None, verdict="blank")
 
 
 def record_path(model_path: Path) -> Path:
@@ -186,76 +157,15 @@ class DigitClassifier:
         return results
 
     def read_number(self, image) -> NumberReading:
-        """Read every digit in ``image`` (a number on a canvas or on paper), left to right.
+        """Read every digit in ``image`` (a number on a canvas or on paper), left to right:
+        :func:`mnist_core.number_reading.read_number` with this model and reader.
 
         Raises
         ------
         InvalidImageError
             When ``image`` cannot be read.
         """
-        number = number_ink(image)
-        if number is None:
-            return NumberReading("", [], 0.0)
-        segments = segment_number(number, self.probabilities)
-        probabilities = self._probabilities_of(segments)
-        if self.reader is not None:
-            segments, probabilities = self._weigh_with_reader(number, segments, probabilities)
-        if not segments:
-            return NumberReading("", [], 0.0)
-        digits = [
-            _prediction(row, segment.model_input, segment.box)
-            for row, segment in zip(probabilities, segments, strict=True)
-        ]
-        return NumberReading(
-            "".join(str(digit.digit) for digit in digits),
-            digits,
-            float(np.prod([digit.confidence for digit in digits])),
-        )
-
-    def _weigh_with_reader(self, number, segments, probabilities):
-        """The reader's cut (as many digits as it saw, each where the model reads what the
-        reader saw) against the rules' cut, each scored by both networks: the reader's
-        probability of the whole text (CTC, over every alignment) times the model's of each
-        cut digit, the latter weighed more (``NumberReadingConfig``). The reader and the model
-        err on different inputs (the whole number at half resolution; each digit alone at full
-        size): the reading both find likely wins."""
-        logits = self.reader.logits(number_strip(number))
-        seen = greedy_read(logits)
-        candidates = [(segments, probabilities, probabilities)]  # cut, model's, combined
-        if seen:
-            expected = np.stack([digit.probabilities for digit in seen])
-            guided = segment_number(number, self.probabilities, expected)
-            own = self._probabilities_of(guided)
-            # The geometric mean: the product's ranking, without claiming the certainty of
-            # two independent witnesses (the two networks learnt from the same digits).
-            both = np.sqrt(own * expected) if len(guided) == len(seen) else own
-            candidates.append((guided, own, both))
-
-        def joint(candidate) -> float:
-            cut, own, both = candidate
-            if not cut:
-                return -np.inf
-            text = both.argmax(axis=1)
-            mine = own[np.arange(len(cut)), text]
-            model = float(np.log(np.maximum(mine, 1e-9)).sum())
-            return log_likelihood(logits, text) + self.reading.digit_model_weight * model
-
-        cut, _, both = max(candidates, key=joint)
-        return cut, both
-
-    def _probabilities_of(self, segments) -> np.ndarray:
-        if not segments:
-            return np.zeros((0, 10), np.float32)
-        return self.probabilities(np.stack([segment.model_input for segment in segments]))
-
-
-@dataclass(frozen=True)
-class NumberReading:
-    """A whole number read from an image: its text, and each digit left to right."""
-
-    text: str  # e.g. "2026"; "" when the image holds no digit
-    digits: list[Prediction]  # one per digit, each with its ``box`` in the original image
-    confidence: float  # probability that every digit is right (product of the digits')
+        return read_number(image, self.probabilities, self.reader, self.reading)
 
 
 @functools.cache
@@ -288,13 +198,6 @@ def _reading(scores: np.ndarray, digit_image: np.ndarray, verdicts: VerdictConfi
     return Prediction(
         top, probabilities, float(probabilities[top]), digit_image, None, "digit", not_digit
     )
-
-
-def _prediction(probabilities: np.ndarray, digit_image: np.ndarray, box=None) -> Prediction:
-    probabilities = probabilities.astype(np.float32)
-    probabilities /= probabilities.sum()
-    top = int(np.argmax(probabilities))
-    return Prediction(top, probabilities, float(probabilities[top]), digit_image, box)
 
 
 __all__ = [

@@ -80,10 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
     evaluate.add_argument("--model", help="model file (default: the bundled model)")
     evaluate.add_argument("--data", help=DATA_HELP)
-    predict = commands.add_parser("predict", help="read the digit in image files")
+    predict = commands.add_parser(
+        "predict",
+        help="read the digit, or the number when two or more digits are found, in image files",
+    )
     predict.add_argument("--model", help="model file (default: the bundled model)")
     predict.add_argument(
-        "--number", action="store_true", help="read every digit, left to right (a whole number)"
+        "--number",
+        action="store_true",
+        help="read every file as a number, left to right, even when it holds one digit",
     )
     predict.add_argument("files", nargs="+", metavar="FILE")
     return parser
@@ -267,28 +272,37 @@ def run_export(arguments) -> int:
 def run_predict(arguments) -> int:
     from .classifier import DigitClassifier
     from .errors import InvalidImageError
+    from .number_reading import NumberReading, read_photo
 
     classifier = DigitClassifier.load(arguments.model)
     failures = 0
     for name in arguments.files:
         try:
             data = Path(name).read_bytes()
-            reading = classifier.read_number(data) if arguments.number else None
-            prediction = None if arguments.number else classifier.predict(data)
+            # As the app reads an uploaded photo: a number when it holds two or more digits.
+            reading = (
+                classifier.read_number(data) if arguments.number else read_photo(classifier, data)
+            )
         except (OSError, InvalidImageError) as error:
             print(f"{name}: error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
             failures += 1
             continue
-        if reading is not None:
-            print(
-                f"{name}: {reading.text} (confidence {reading.confidence:.1%})"
-                if reading.text
-                else f"{name}: no digit found"
-            )
-        elif prediction.verdict == "not_a_digit":
-            print(f"{name}: not a digit ({prediction.not_digit:.1%} sure)")
-        elif prediction.digit is None:
-            print(f"{name}: no digit found")
-        else:
-            print(f"{name}: {prediction.digit} (confidence {prediction.confidence:.1%})")
+        said = _number_line(reading) if isinstance(reading, NumberReading) else _digit_line(reading)
+        print(f"{name}: {said}")
     return 1 if failures else 0
+
+
+def _number_line(reading) -> str:
+    """What ``predict`` prints for a number."""
+    if not reading.text:
+        return "no digit found"
+    return f"{reading.text} (confidence {reading.confidence:.1%})"
+
+
+def _digit_line(prediction) -> str:
+    """What ``predict`` prints for one digit."""
+    if prediction.verdict == "not_a_digit":
+        return f"not a digit ({prediction.not_digit:.1%} sure)"
+    if prediction.digit is None:
+        return "no digit found"
+    return f"{prediction.digit} (confidence {prediction.confidence:.1%})"

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 from .config import PreprocessConfig, StripConfig
 from .decode import decode
 from .preprocess import (
     PREPROCESS,
+    clean_ink,
     components_mask,
     fit_to_mnist_frame,
     ink_components,
     ink_crop,
     ink_map,
     is_speck,
-    normalise_contrast,
-    remove_background,
     scaled_ink,
-    stroke_width,
+    thicken,
+    thickening_radius,
 )
 
 STRIP = StripConfig()
@@ -65,7 +64,7 @@ class NumberInk:
 def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None:
     """The ink of the number in ``image``, or None when it holds none."""
     decoded = decode(image)
-    ink = normalise_contrast(remove_background(ink_map(decoded)), config)
+    ink = clean_ink(ink_map(decoded), config)
     if ink is None:
         return None
     # Digits of one number differ in ink (a fat 8 beside a thin 1): judge specks by their
@@ -111,13 +110,11 @@ def number_strip(number: NumberInk, strip: StripConfig = STRIP, config=PREPROCES
     crop, strokes = ink_crop(number.ink, mask)
     height, width = crop.shape
     scale = min(strip.ink_height / height, (strip.width - 2 * strip.margin) / width)
-    # Thin pen strokes are thickened as for one digit (fit_to_mnist_frame): a 1 px line
-    # shrunk to the strip would fade away.
-    shortfall = config.min_stroke_px - stroke_width(strokes) * scale
-    if shortfall > 0:
-        radius = int(np.ceil(shortfall / scale / 2))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        crop = cv2.dilate(crop, kernel)
+    # Thin pen strokes are thickened as for one digit; unpadded, so the number keeps the
+    # scale just computed (the reader was trained on strips made so).
+    radius = thickening_radius(strokes, scale, config)
+    if radius:
+        crop = thicken(crop, radius)
     scaled = scaled_ink(crop, scale)
     pixels = np.zeros((strip.height, strip.width), np.float32)
     row = (strip.height - scaled.shape[0]) // 2

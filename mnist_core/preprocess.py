@@ -38,7 +38,7 @@ def to_mnist(image, config: PreprocessConfig = PREPROCESS, decode_config: Decode
 
 def ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """The second half of :func:`to_mnist`: an ink map (ink high) -> 28x28 digit or None."""
-    ink = normalise_contrast(remove_background(ink), config)
+    ink = clean_ink(ink, config)
     if ink is None:
         return None
     mask = digit_mask(ink, config)
@@ -127,6 +127,12 @@ def _to_work_size(grey: np.ndarray, decode_config: DecodeConfig) -> np.ndarray:
         return grey
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(grey, size, interpolation=interpolation)
+
+
+def clean_ink(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
+    """An ink map with its background removed and its contrast normalised; None when it
+    holds no ink. What a digit and a number are both cut from."""
+    return normalise_contrast(remove_background(ink), config)
 
 
 def remove_background(ink: np.ndarray) -> np.ndarray:
@@ -227,15 +233,29 @@ def fit_to_mnist_frame(ink: np.ndarray, mask: np.ndarray, config: PreprocessConf
     digit, strokes = ink_crop(ink, mask)
     height, width = digit.shape
     scale = config.box_side / max(height, width)
-    width_after = stroke_width(strokes) * scale
-    if width_after < config.min_stroke_px:
-        radius = int(np.ceil((config.min_stroke_px / scale - width_after / scale) / 2))
-        digit = np.pad(digit, radius)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        digit = cv2.dilate(digit, kernel)
+    radius = thickening_radius(strokes, scale, config)
+    if radius:
+        # Padded first, so the thickened strokes keep their ends; the box is refitted.
+        digit = thicken(np.pad(digit, radius), radius)
         height, width = digit.shape
         scale = config.box_side / max(height, width)
     return _centre_by_mass(scaled_ink(digit, scale), config.out_side)
+
+
+def thickening_radius(strokes: np.ndarray, scale: float, config: PreprocessConfig = PREPROCESS):
+    """How many pixels to thicken ink whose stroke mask is ``strokes`` before it is scaled by
+    ``scale``, so that its strokes come out ``min_stroke_px`` wide; 0 when they already do.
+    A 1 px pen line shrunk to MNIST's size would fade away; MNIST's strokes are ~2-3 px."""
+    width_after = stroke_width(strokes) * scale
+    if width_after >= config.min_stroke_px:
+        return 0
+    return int(np.ceil((config.min_stroke_px / scale - width_after / scale) / 2))
+
+
+def thicken(ink: np.ndarray, radius: int) -> np.ndarray:
+    """``ink`` dilated by a disc of ``radius`` pixels (see :func:`thickening_radius`)."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(ink, kernel)
 
 
 def ink_crop(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -206,6 +206,22 @@ def test_upload_of_a_digit_photo_is_read(sample):
     assert prediction_metric(app)[0].value == str(int(sample["y_test"][7]))
 
 
+def test_upload_of_a_photo_of_a_number_shows_the_whole_number(sample):
+    from mnist_core.renderings import number_photo
+
+    picks = [int(np.flatnonzero(sample["y_test"] == digit)[0]) for digit in (4, 2)]
+    photo = number_photo([sample["x_test"][i] for i in picks], np.random.default_rng(4))
+    app = run_app()
+    with FakeCanvas(None):
+        choose(app, "photo").run()
+    app.file_uploader(key="draw_upload").set_value(("number.png", photo, "image/png"))
+    with FakeCanvas(None):
+        app.run()
+    assert not app.exception
+    number = [metric for metric in app.metric if metric.label == "Prediction (number)"]
+    assert number and number[0].value == "42"
+
+
 def test_upload_of_a_bad_file_shows_the_error_and_the_page_keeps_working():
     app = run_app()
     with FakeCanvas(None):

@@ -117,6 +117,28 @@ def test_predict_says_no_digit_for_a_blank_image(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"{blank}: no digit found"
 
 
+def test_predict_reads_a_photo_of_a_number_as_a_number(tmp_path, mnist, capsys):
+    """As the app reads an upload: two or more digits found make a number, no flag needed."""
+    from mnist_core.cli import main
+
+    picks = [int(np.flatnonzero(mnist["y_test"] == digit)[0]) for digit in (4, 2)]
+    photo = tmp_path / "number.png"
+    photo.write_bytes(
+        renderings.number_photo([mnist["x_test"][i] for i in picks], np.random.default_rng(4))
+    )
+    assert main(["predict", str(photo)]) == 0
+    assert re.fullmatch(
+        rf"{re.escape(str(photo))}: 42 \(confidence \d+\.\d%\)\n", capsys.readouterr().out
+    )
+
+
+def test_predict_number_reads_one_digit_as_a_number_of_one_digit(image_files, capsys):
+    from mnist_core.cli import main
+
+    assert main(["predict", "--number", str(image_files["seven"])]) == 0
+    assert capsys.readouterr().out.startswith(f"{image_files['seven']}: 7 (confidence")
+
+
 def test_predict_with_a_missing_model_fails_with_exit_2(tmp_path, image_files, capsys):
     from mnist_core.cli import main
 

@@ -16,7 +16,13 @@ from mnist_core import DigitClassifier
 from mnist_core.config import TrainConfig
 from mnist_core.corrections import CorrectionStore
 from mnist_core.explain import occlusion_map
-from mnist_core.renderings import canvas_drawing, number_canvas, number_photo, png_bytes
+from mnist_core.renderings import (
+    as_paper_scan,
+    canvas_drawing,
+    number_canvas,
+    number_photo,
+    png_bytes,
+)
 from mnist_core.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +104,21 @@ def test_a_single_digit_reads_as_one_character(classifier, sample):
 def test_a_blank_image_reads_as_no_number(classifier):
     reading = classifier.read_number(np.zeros((280, 560, 4), np.uint8))
     assert (reading.text, reading.digits, reading.confidence) == ("", [], 0.0)
+
+
+def test_a_photo_is_a_number_when_two_or_more_digits_are_found(classifier, sample):
+    from mnist_core.number_reading import NumberReading, holds_number, read_photo
+    from mnist_core.prediction import Prediction
+
+    picks = [int(np.flatnonzero(sample["y_test"] == digit)[0]) for digit in (4, 2)]
+    number = read_photo(
+        classifier, number_photo([sample["x_test"][i] for i in picks], np.random.default_rng(4))
+    )
+    assert isinstance(number, NumberReading) and holds_number(number)
+    assert number.text == "42"
+    digit = read_photo(classifier, as_paper_scan(sample["x_test"][7]))
+    assert isinstance(digit, Prediction) and digit.digit == int(sample["y_test"][7])
+    assert not holds_number(classifier.read_number(as_paper_scan(sample["x_test"][7])))
 
 
 def test_cli_prints_the_whole_number(tmp_path, sample):
