@@ -6,7 +6,6 @@ import base64
 import gc
 import hashlib
 import hmac
-import os
 import sqlite3
 
 import cv2
@@ -15,6 +14,7 @@ import streamlit as st
 
 from mnist_core import DigitClassifier, Prediction
 from mnist_core.classifier import BUNDLED_MODEL
+from mnist_core.config import ADMIN_PASSWORD
 from mnist_core.corrections import CorrectionStore
 from mnist_core.explain import occlusion_map, overlay
 from mnist_core.jobs import TrainingJobs
@@ -24,7 +24,6 @@ UNSURE_BELOW = 0.6  # under this top probability we show the two best guesses, n
 NOT_A_DIGIT = "not_a_digit"  # Prediction.verdict of ink that is not one digit
 NOT_A_DIGIT_MESSAGE = "That does not look like a digit"
 MODEL_INPUT_CAPTION = "What the model saw (28x28)"
-ADMIN_ENV_VAR = "MNIST_ADMIN_PASSWORD"
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
@@ -98,7 +97,7 @@ def admin_password() -> str | None:
         secret = st.secrets.get("admin_password")
     except Exception:  # no secrets.toml at all
         secret = None
-    return secret or os.environ.get(ADMIN_ENV_VAR) or None
+    return secret or ADMIN_PASSWORD.value()
 
 
 def is_admin() -> bool:

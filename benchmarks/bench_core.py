@@ -14,6 +14,7 @@ for every drawing. ``../shared/data/ood`` sets are measured only, never trained 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.calibration import expected_calibration_error  # noqa: E402
 from mnist_core.classifier import refused  # noqa: E402
+from mnist_core.config import CACHE  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.negatives import KINDS, not_digit_canvas  # noqa: E402
 from mnist_core.preprocess import to_mnist  # noqa: E402
@@ -248,9 +250,7 @@ def time_training(data_path: str, seeds: int, keep: str | None) -> None:
     ]
     full = []
     with tempfile.TemporaryDirectory() as cache:
-        import mnist_core.training_data as training_data
-
-        training_data.CACHE_DIR = Path(cache)
+        os.environ[CACHE.name] = cache  # read when a run caches its digits
         for name, config in runs:
             with tempfile.TemporaryDirectory() as folder:
                 output = Path(keep or folder) / f"{name}-seed{config.seed}.keras"

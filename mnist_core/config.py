@@ -3,8 +3,66 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class EnvironmentSetting:
+    """One environment variable the project reads, its default, and why it exists."""
+
+    name: str
+    default: str | None  # None: unset means "not given" (what then happens is in ``why``)
+    why: str
+
+    def value(self) -> str | None:
+        """The variable's value (or the default when it is unset or empty), read at each call:
+        set in a running process (a test's ``monkeypatch.setenv``), it takes effect."""
+        return os.environ.get(self.name) or self.default
+
+
+# Every environment variable the app and the core read. Besides these the test suite reads
+# REQUIRE_BROWSER (tests/conftest.py: in CI, a missing browser fails the browser tests).
+APP_HOME = EnvironmentSetting(
+    "MNIST_APP_HOME",
+    str(PROJECT_ROOT / "app_data"),
+    "Where training runs, the active model and corrections are kept (registry.py): a server "
+    "puts them on a persistent disk, each test in its own temporary folder.",
+)
+MIN_PROMOTE_ACCURACY = EnvironmentSetting(
+    "MNIST_MIN_PROMOTE_ACCURACY",
+    "0.97",
+    "The MNIST test accuracy a run needs to be made active, so that a broken run never goes "
+    "live; a few-batch test run sets 0.",
+)
+CORRECTIONS_DB = EnvironmentSetting(
+    "MNIST_CORRECTIONS_DB",
+    None,
+    "The SQLite file of users' corrections (corrections.py); unset: corrections.sqlite in the "
+    "app home, beside the runs that train on them.",
+)
+DATA = EnvironmentSetting(
+    "MNIST_DATA",
+    None,
+    "A local MNIST .npz (Keras' layout) for training and evaluation when no --data is given "
+    "(data.py); unset: Keras downloads MNIST once, which a machine offline cannot.",
+)
+CACHE = EnvironmentSetting(
+    "MNIST_CACHE",
+    str(Path.home() / ".cache" / "mnist_core"),
+    "Where preprocessed training digits are cached (training_data.py), keyed by the code and "
+    "settings they depend on: preprocessing MNIST takes minutes, reusing it a second.",
+)
+ADMIN_PASSWORD = EnvironmentSetting(
+    "MNIST_ADMIN_PASSWORD",
+    None,
+    "The password that unlocks training and promotion on a shared app (app_pages/shared.py), "
+    'when st.secrets has no "admin_password"; unset with neither: everyone may train.',
+)
+ENVIRONMENT = (APP_HOME, MIN_PROMOTE_ACCURACY, CORRECTIONS_DB, DATA, CACHE, ADMIN_PASSWORD)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .config import CORRECTIONS_DB
 from .decode import decode
 from .registry import RegistryConfig
 
@@ -50,9 +51,7 @@ class Correction:
 
 def default_path() -> Path:
     """$MNIST_CORRECTIONS_DB, else corrections.sqlite in the app home."""
-    return Path(
-        os.environ.get("MNIST_CORRECTIONS_DB") or RegistryConfig().home / "corrections.sqlite"
-    )
+    return Path(CORRECTIONS_DB.value() or RegistryConfig().home / "corrections.sqlite")
 
 
 def _use_write_ahead_log(connection: sqlite3.Connection) -> None:

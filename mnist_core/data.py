@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import DATA
 from .errors import DataError
 
-ENV_VAR = "MNIST_DATA"
+ENV_VAR = DATA.name
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -42,7 +43,7 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
     DataError
         The file is missing or malformed, or the download failed; the message says what to do.
     """
-    path = path or os.environ.get(ENV_VAR) or None
+    path = path or DATA.value()
     if path is not None:
         arrays, source = _read_npz(Path(path)), str(Path(path).resolve())
     else:

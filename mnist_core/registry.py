@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .classifier import BUNDLED_MODEL, DigitClassifier, record_path
+from .config import APP_HOME, MIN_PROMOTE_ACCURACY
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-HOME_ENV_VAR = "MNIST_APP_HOME"
 BUNDLED_ID = "bundled"
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 
@@ -34,13 +33,9 @@ _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 class RegistryConfig:
     """Where model versions live and what may be promoted."""
 
-    home: Path = field(
-        default_factory=lambda: Path(os.environ.get(HOME_ENV_VAR) or PROJECT_ROOT / "app_data")
-    )
+    home: Path = field(default_factory=lambda: Path(APP_HOME.value()))
     # Promotion refuses a model below this MNIST test accuracy: a broken run never goes live.
-    min_promote_accuracy: float = field(
-        default_factory=lambda: float(os.environ.get("MNIST_MIN_PROMOTE_ACCURACY", "0.97"))
-    )
+    min_promote_accuracy: float = field(default_factory=lambda: float(MIN_PROMOTE_ACCURACY.value()))
 
 
 class PromotionError(ValueError):

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import CACHE, TrainConfig
 from .data import MnistData
 from .preprocess import DECODE, PREPROCESS, to_mnist
 
 NOT_A_DIGIT = 10  # the 11th class
-CACHE_DIR = Path(os.environ.get("MNIST_CACHE", Path.home() / ".cache" / "mnist_core"))
 # What cached digits depend on: the code that draws and preprocesses them, and the values of
 # the preprocessing configs (not the whole of config.py: an edit to, say, the training
 # defaults must not cost a rebuild).
@@ -114,7 +113,7 @@ class _Cache:
         self.prefix = None if checksum is None else f"{checksum[:16]}-{_source_hash()}"
 
     def path(self, name: str) -> Path | None:
-        return None if self.prefix is None else CACHE_DIR / f"{self.prefix}-{name}.npz"
+        return None if self.prefix is None else Path(CACHE.value()) / f"{self.prefix}-{name}.npz"
 
     def load(self, name: str, keys: tuple[str, ...]) -> dict | None:
         """The arrays cached under ``name``, or None when absent or unreadable (a damaged

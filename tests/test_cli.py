@@ -513,7 +513,7 @@ def test_the_preprocessing_cache_is_reused_and_keyed_by_preprocessing_values(tmp
 
     from mnist_core import training_data
 
-    monkeypatch.setattr(training_data, "CACHE_DIR", tmp_path)
+    monkeypatch.setenv("MNIST_CACHE", str(tmp_path))
     digits = np.load(ROOT / "tests" / "data" / "mnist_sample.npz")["x_test"][:20]
     first = training_data.preprocess_images(digits, "a" * 64, workers=1)
     (cached,) = tmp_path.iterdir()
