@@ -25,17 +25,9 @@ from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.config import NumberReadingConfig  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.preprocess import to_mnist  # noqa: E402
-from mnist_core.renderings import number_canvas, number_photo  # noqa: E402
+from mnist_core.renderings import composed_numbers, number_canvas, number_photo  # noqa: E402
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
-
-
-def composed_numbers(images, labels, count: int, render, seed: int):
-    """``count`` (truth, rendered image) pairs of 2-6 distinct random test digits."""
-    rng = np.random.default_rng(seed)
-    for _ in range(count):
-        picks = rng.choice(len(images), int(rng.integers(2, 7)), replace=False)
-        yield "".join(str(int(label)) for label in labels[picks]), render(list(images[picks]), rng)
 
 
 def failure_kind(truth: str, text: str) -> str:

@@ -386,3 +386,13 @@ def number_photo(digits: list[np.ndarray], rng: np.random.Generator, zoom: int =
     canvas = number_canvas(digits, rng, width=strip.shape[1] * zoom, height=strip.shape[0] * zoom)
     ink = canvas[..., 3]
     return paper_photo_of_ink(ink.astype(np.float32) / 255, rng)
+
+
+def composed_numbers(images: np.ndarray, labels: np.ndarray, count: int, render, seed: int):
+    """``count`` (text, rendered image) pairs: numbers of 2 to 6 distinct random digits drawn
+    from ``images`` (labelled ``labels``), each rendered by ``render(digits, rng)``
+    (:func:`number_canvas`, :func:`number_photo`). The same seed gives the same numbers."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        picks = rng.choice(len(images), int(rng.integers(2, 7)), replace=False)
+        yield "".join(str(int(label)) for label in labels[picks]), render(list(images[picks]), rng)

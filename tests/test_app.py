@@ -5,90 +5,27 @@ from __future__ import annotations
 import base64
 import gc
 import re
-import sys
-import types
-from pathlib import Path
-from unittest import mock
 
 import cv2
 import numpy as np
 import pytest
+from app_helpers import FakeCanvas, choose, prediction_metric, reading_line, run_app
+from helpers import PROJECT_ROOT, SAMPLE
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import DigitClassifier
 from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import ModelRegistry
 from mnist_core.renderings import as_paper_scan, canvas_drawing
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = str(PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz")
 
 
 @pytest.fixture(autouse=True)
 def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder and trains on the committed sample."""
     monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
-    monkeypatch.setenv("MNIST_DATA", SAMPLE)
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
     monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0")  # 1 epoch of 7 batches: any accuracy
     monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
     return tmp_path / "app_home"
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return np.load(SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return DigitClassifier.load()
-
-
-def FakeCanvas(image, calls: list | None = None):
-    """Stands in for the browser component: ``st_canvas`` returns what a user 'drew' (and
-    appends its arguments to ``calls``).
-
-    The whole module is replaced, since importing the real one outside a Streamlit runtime
-    fails before AppTest has registered its front-end assets.
-    """
-
-    def st_canvas(**kwargs):
-        if calls is not None:
-            calls.append(kwargs)
-        return mock.Mock(image_data=image, json_data={"objects": []})
-
-    module = types.ModuleType("streamlit_drawable_canvas")
-    module.st_canvas = st_canvas
-    # app_pages.canvas binds st_canvas when first imported: forgotten here, it is imported
-    # afresh inside the patch with this stand-in, and forgotten again when the patch ends.
-    sys.modules.pop("app_pages.canvas", None)
-    return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
-
-
-def run_app(image=None, page=None) -> AppTest:
-    with FakeCanvas(image):
-        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
-        if page is not None:
-            app.switch_page(page).run()
-    return app
-
-
-def choose(app: AppTest, source: str) -> AppTest:
-    """Pick what the draw page reads ("digit", "number" or "photo") as a user would."""
-    app.segmented_control(key="draw_mode").set_value(source)
-    return app
-
-
-def prediction_metric(app: AppTest):
-    return [metric for metric in app.metric if metric.label.startswith("Prediction")]
-
-
-def reading_line(app: AppTest) -> str:
-    """The one-line reading above the canvas (shown on phones, where the answer is below)."""
-    (line,) = [
-        html.proto.body for html in app.get("html") if "draw-reading-line" in html.proto.body
-    ]
-    return line
 
 
 def test_draw_page_renders_an_invitation_when_the_canvas_is_empty():
@@ -106,8 +43,8 @@ def test_sidebar_names_the_active_model():
 
 
 @pytest.mark.parametrize("position", [3, 17, 42])
-def test_draw_page_reads_an_injected_drawing(sample, classifier, position):
-    digit, label = sample["x_test"][position], int(sample["y_test"][position])
+def test_draw_page_reads_an_injected_drawing(mnist, classifier, position):
+    digit, label = mnist["x_test"][position], int(mnist["y_test"][position])
     drawing = canvas_drawing(digit, np.random.default_rng(position), background="transparent")
     app = run_app(drawing)
     assert not app.exception
@@ -129,8 +66,8 @@ def test_draw_page_reads_an_injected_drawing(sample, classifier, position):
     assert classifier.predict(seen).digit == label
 
 
-def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
-    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(mnist):
+    drawing = canvas_drawing(mnist["x_test"][3], np.random.default_rng(3))
     calls = []
     with FakeCanvas(drawing, calls):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
@@ -150,8 +87,8 @@ def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(sample):
     with FakeCanvas(None):
         app.run()
     assert not prediction_metric(app)
-    label = int(sample["y_test"][5])
-    with FakeCanvas(canvas_drawing(sample["x_test"][5], np.random.default_rng(5))):
+    label = int(mnist["y_test"][5])
+    with FakeCanvas(canvas_drawing(mnist["x_test"][5], np.random.default_rng(5))):
         app.run()
     assert prediction_metric(app)[0].value == str(label)
 
@@ -172,8 +109,8 @@ def test_only_the_chosen_mode_is_drawn_and_the_pen_width_outlives_a_photo():
     assert calls[-1]["stroke_width"] == 33
 
 
-def test_the_very_same_drawing_after_clear_is_read_again(sample):
-    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+def test_the_very_same_drawing_after_clear_is_read_again(mnist):
+    drawing = canvas_drawing(mnist["x_test"][3], np.random.default_rng(3))
     with FakeCanvas(drawing):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
         app.button(key="draw_clear").click().run()
@@ -183,7 +120,7 @@ def test_the_very_same_drawing_after_clear_is_read_again(sample):
     # Pixel for pixel what was cleared: a new drawing, not the stale report of the old one.
     with FakeCanvas(drawing):
         app.run()
-    assert prediction_metric(app)[0].value == str(int(sample["y_test"][3]))
+    assert prediction_metric(app)[0].value == str(int(mnist["y_test"][3]))
 
 
 def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():
@@ -193,24 +130,24 @@ def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():
     assert gc.get_freeze_count() > 100_000
 
 
-def test_upload_of_a_digit_photo_is_read(sample):
+def test_upload_of_a_digit_photo_is_read(mnist):
     app = run_app()
     with FakeCanvas(None):
         choose(app, "photo").run()
     app.file_uploader(key="draw_upload").set_value(
-        ("digit.png", as_paper_scan(sample["x_test"][7]), "image/png")
+        ("digit.png", as_paper_scan(mnist["x_test"][7]), "image/png")
     )
     with FakeCanvas(None):
         app.run()
     assert not app.exception
-    assert prediction_metric(app)[0].value == str(int(sample["y_test"][7]))
+    assert prediction_metric(app)[0].value == str(int(mnist["y_test"][7]))
 
 
-def test_upload_of_a_photo_of_a_number_shows_the_whole_number(sample):
+def test_upload_of_a_photo_of_a_number_shows_the_whole_number(mnist):
     from mnist_core.renderings import number_photo
 
-    picks = [int(np.flatnonzero(sample["y_test"] == digit)[0]) for digit in (4, 2)]
-    photo = number_photo([sample["x_test"][i] for i in picks], np.random.default_rng(4))
+    picks = [int(np.flatnonzero(mnist["y_test"] == digit)[0]) for digit in (4, 2)]
+    photo = number_photo([mnist["x_test"][i] for i in picks], np.random.default_rng(4))
     app = run_app()
     with FakeCanvas(None):
         choose(app, "photo").run()
@@ -279,11 +216,11 @@ def test_a_short_training_run_completes_shows_curves_and_can_be_promoted():
     assert f"Run {run_id}" in app.sidebar.markdown[0].value
 
 
-def test_number_mode_shows_the_whole_number(sample):
+def test_number_mode_shows_the_whole_number(mnist):
     from mnist_core.renderings import number_canvas
 
-    picks = [int(np.flatnonzero(sample["y_test"] == digit)[0]) for digit in (4, 2)]
-    image = number_canvas([sample["x_test"][i] for i in picks], np.random.default_rng(4))
+    picks = [int(np.flatnonzero(mnist["y_test"] == digit)[0]) for digit in (4, 2)]
+    image = number_canvas([mnist["x_test"][i] for i in picks], np.random.default_rng(4))
     with FakeCanvas(image):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
         choose(app, "number").run()
@@ -292,8 +229,8 @@ def test_number_mode_shows_the_whole_number(sample):
     assert number and number[0].value == "42"
 
 
-def test_a_correction_is_stored_and_listed_on_the_retrain_page(sample):
-    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+def test_a_correction_is_stored_and_listed_on_the_retrain_page(mnist):
+    drawing = canvas_drawing(mnist["x_test"][3], np.random.default_rng(3))
     with FakeCanvas(drawing):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
         pills = [widget for widget in app.get("button_group") if "Wrong?" in str(widget.proto)]
@@ -309,8 +246,8 @@ def test_a_correction_is_stored_and_listed_on_the_retrain_page(sample):
     assert any("Collected corrections (1)" in header.value for header in app.subheader)
 
 
-def test_why_this_digit_shows_the_occlusion_map_only_when_asked(sample):
-    drawing = canvas_drawing(sample["x_test"][3], np.random.default_rng(3))
+def test_why_this_digit_shows_the_occlusion_map_only_when_asked(mnist):
+    drawing = canvas_drawing(mnist["x_test"][3], np.random.default_rng(3))
     with FakeCanvas(drawing):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
         images_before = len(app.get("image"))

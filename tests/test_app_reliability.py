@@ -5,33 +5,29 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import FakeCanvas, choose, completed_run, prediction_metric, run_app
+from helpers import PROJECT_ROOT, SAMPLE
 from PIL import Image
-from test_app import FakeCanvas, choose, prediction_metric, run_app
 
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.registry import ModelRegistry
 from mnist_core.renderings import as_paper_scan, canvas_drawing
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = str(PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz")
 PASSWORD = "Adm1n-pa55word-do-not-keep"
 START = "FormSubmitter:retrain_form-Start training"
 UNLOCK = "FormSubmitter:retrain_login-Unlock"
-FAKE_RUN = "20250101-120000-beef"
 
 
 @pytest.fixture(autouse=True)
 def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder and trains (if at all) on the committed sample."""
     monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
-    monkeypatch.setenv("MNIST_DATA", SAMPLE)
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
     monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0.5")
     monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
     return tmp_path / "app_home"
@@ -43,31 +39,6 @@ def drawing():
     with np.load(SAMPLE) as data:
         digit, label = data["x_test"][3], int(data["y_test"][3])
     return canvas_drawing(digit, np.random.default_rng(3), background="transparent"), label
-
-
-def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str:
-    """A finished, promotable run (a copy of the bundled model, or the given bytes); ``fields``
-    are added to its record."""
-    run_dir = home / "runs" / FAKE_RUN
-    run_dir.mkdir(parents=True)
-    if model_bytes is None:
-        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.onnx")
-    else:
-        (run_dir / "model.onnx").write_bytes(model_bytes)
-    record = {
-        "status": "completed",
-        "config": {"arch": "compact", "epochs": 1, "batch_size": 256, "augment": True},
-        "history": [{"loss": 1.0, "accuracy": 0.7, "val_loss": 0.8, "val_accuracy": 0.8}],
-        "train_digits": 1833,
-        "trained_at": "2025-01-01T12:00:00+00:00",
-        "duration_s": 20.0,
-        "test_accuracy": 0.99,
-        "confusion_matrix": np.eye(10, dtype=int).tolist(),
-        **fields,
-    }
-    (run_dir / "model.json").write_text(json.dumps(record))
-    (run_dir / "progress.json").write_text(json.dumps({"status": "completed"}))
-    return FAKE_RUN
 
 
 def contains(value, secret: str) -> bool:
@@ -130,7 +101,9 @@ def test_admin_gate_locks_unlocks_and_never_keeps_the_password(app_home, monkeyp
     assert not [
         key for key, value in state.items() if contains(key, PASSWORD) or contains(value, PASSWORD)
     ]
-    # ...and Streamlit's own store behind it, keyless widgets included.
+    # ...and Streamlit's own store behind it, keyless widgets included. Private API: the
+    # public session_state (to_dict, items) leaves keyless widgets out, and the password
+    # field is one of them.
     raw = app._session_state._state
     for key in raw._keys():
         assert not contains(key, PASSWORD)

@@ -5,13 +5,20 @@ figures."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import pytest
-from test_app import FakeCanvas, choose, prediction_metric, reading_line, run_app
-from test_app_reliability import FAKE_RUN, completed_run
+from app_helpers import (
+    FAKE_RUN,
+    FakeCanvas,
+    choose,
+    completed_run,
+    prediction_metric,
+    reading_line,
+    run_app,
+)
+from helpers import SAMPLE
 
 from mnist_core import DigitClassifier, Prediction
 from mnist_core.classifier import no_digit
@@ -21,8 +28,6 @@ from mnist_core.jobs import TrainingJobs
 from mnist_core.preprocess import to_mnist
 from mnist_core.renderings import as_paper_scan, canvas_drawing
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = str(PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz")
 START = "FormSubmitter:retrain_form-Start training"
 RETRAIN = "app_pages/retrain.py"
 
@@ -31,24 +36,19 @@ RETRAIN = "app_pages/retrain.py"
 def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder; nothing here trains."""
     monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
-    monkeypatch.setenv("MNIST_DATA", SAMPLE)
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
     monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
     return tmp_path / "app_home"
 
 
-@pytest.fixture(scope="module")
-def sample():
-    return np.load(SAMPLE)
-
-
 @pytest.fixture()
-def drawing(sample):
-    return canvas_drawing(sample["x_test"][3], np.random.default_rng(3), background="transparent")
+def drawing(mnist):
+    return canvas_drawing(mnist["x_test"][3], np.random.default_rng(3), background="transparent")
 
 
-def refusal(sample) -> Prediction:
+def refusal(mnist) -> Prediction:
     """What an 11-class model answers to a scribble: no digit, 80% "not a digit"."""
-    seen = (sample["x_test"][3] / 255).astype(np.float32)
+    seen = (mnist["x_test"][3] / 255).astype(np.float32)
     probabilities = np.full(10, 0.02, np.float32)
     return Prediction(None, probabilities, 0.0, seen, verdict="not_a_digit", not_digit=0.8)
 
@@ -61,8 +61,8 @@ def refused(prediction: Prediction):
 # --------------------------------------------------------------------------- not a digit
 
 
-def test_a_drawing_that_is_not_a_digit_is_refused_in_words(sample, drawing):
-    with refused(refusal(sample)):
+def test_a_drawing_that_is_not_a_digit_is_refused_in_words(mnist, drawing):
+    with refused(refusal(mnist)):
         app = run_app(drawing)
     assert not app.exception
     assert [metric.value for metric in prediction_metric(app)] == ["Not a digit"]
@@ -74,8 +74,8 @@ def test_a_drawing_that_is_not_a_digit_is_refused_in_words(sample, drawing):
     assert not any(toggle.label == "Why this digit?" for toggle in app.toggle)
 
 
-def test_a_refused_drawing_can_still_be_corrected_to_a_digit(sample, drawing):
-    with refused(refusal(sample)), FakeCanvas(drawing):
+def test_a_refused_drawing_can_still_be_corrected_to_a_digit(mnist, drawing):
+    with refused(refusal(mnist)), FakeCanvas(drawing):
         app = run_app(drawing)
         (pills,) = [
             widget for widget in app.get("button_group") if "A digit after all" in str(widget.proto)
@@ -85,7 +85,7 @@ def test_a_refused_drawing_can_still_be_corrected_to_a_digit(sample, drawing):
     assert any("saved as a 5" in message.value for message in app.success)
     stored = CorrectionStore().list()
     assert [(c.label, c.predicted) for c in stored] == [(5, None)]
-    assert np.allclose(stored[0].model_input, refusal(sample).model_input, atol=1 / 255)
+    assert np.allclose(stored[0].model_input, refusal(mnist).model_input, atol=1 / 255)
 
 
 def test_a_blank_drawing_still_invites_a_digit(drawing):
@@ -98,14 +98,14 @@ def test_a_blank_drawing_still_invites_a_digit(drawing):
     assert "its reading appears here" in reading_line(app)
 
 
-def test_a_photo_that_is_not_a_digit_is_refused_with_a_photo_hint(sample):
+def test_a_photo_that_is_not_a_digit_is_refused_with_a_photo_hint(mnist):
     app = run_app()
     with FakeCanvas(None):
         choose(app, "photo").run()
     app.file_uploader(key="draw_upload").set_value(
-        ("doodle.png", as_paper_scan(sample["x_test"][7]), "image/png")
+        ("doodle.png", as_paper_scan(mnist["x_test"][7]), "image/png")
     )
-    with refused(refusal(sample)), FakeCanvas(None):
+    with refused(refusal(mnist)), FakeCanvas(None):
         app.run()
     assert not app.exception
     assert [metric.value for metric in prediction_metric(app)] == ["Not a digit"]
@@ -141,9 +141,9 @@ def test_starting_a_preset_starts_exactly_its_config(name):
     start.assert_called_once_with(TRAIN_PRESETS[name].config)
 
 
-def test_the_corrections_checkbox_adds_them_to_a_preset(sample):
+def test_the_corrections_checkbox_adds_them_to_a_preset(mnist):
     store = CorrectionStore()
-    store.add((sample["x_test"][0] / 255).astype(np.float32), 3, 5, "bundled")
+    store.add((mnist["x_test"][0] / 255).astype(np.float32), 3, 5, "bundled")
     app = run_app(page=RETRAIN)
     with mock.patch.object(TrainingJobs, "start", return_value=FAKE_RUN) as start:
         app.checkbox(key="retrain_use_corrections").check()
@@ -240,8 +240,8 @@ def test_a_run_without_the_new_figures_shows_none_of_them(app_home):
     assert "not a digit" not in text and "temperature" not in text
 
 
-def test_the_mistakes_gallery_shows_the_digits_as_the_model_saw_them(app_home, sample):
-    completed_run(app_home, misclassified=[[0, 9], [4, 1]], data_source=SAMPLE)
+def test_the_mistakes_gallery_shows_the_digits_as_the_model_saw_them(app_home, mnist):
+    completed_run(app_home, misclassified=[[0, 9], [4, 1]], data_source=str(SAMPLE))
     from streamlit.delta_generator import DeltaGenerator
 
     shown = []
@@ -256,10 +256,10 @@ def test_the_mistakes_gallery_shows_the_digits_as_the_model_saw_them(app_home, s
     assert not app.exception
     gallery = [(image, caption) for image, caption in shown if caption and "→" in caption]
     assert [caption for _, caption in gallery] == [
-        f"{int(sample['y_test'][0])} → 9",
-        f"{int(sample['y_test'][4])} → 1",
+        f"{int(mnist['y_test'][0])} → 9",
+        f"{int(mnist['y_test'][4])} → 1",
     ]
     for (image, _), index in zip(gallery, (0, 4), strict=True):
         # Floats from 0 (paper) to 1 (ink), as to_mnist gives them: not 0-255 clamped to white.
         assert image.shape == (28, 28) and image.max() <= 1.0 and image.max() > 0.9
-        assert np.allclose(image, to_mnist(sample["x_test"][index]))
+        assert np.allclose(image, to_mnist(mnist["x_test"][index]))

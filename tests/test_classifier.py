@@ -32,6 +32,8 @@ def test_reads_mnist_test_digits_as_png_paper_scans(classifier, mnist):
     digits, labels = mnist["x_test"][:500], mnist["y_test"][:500]
     scans = [renderings.as_paper_scan(digit) for digit in digits]  # PNG bytes, dark ink on white
     assert scans[0][:8] == b"\x89PNG\r\n\x1a\n"
+    # The bundled model reads 495/500; the bar (10 misreads) leaves room for a retrained
+    # model as good as the Quick preset (~99.3% on MNIST test) without tuning to this one.
     assert accuracy(classifier, scans, labels) >= 0.98
 
 
@@ -40,6 +42,7 @@ def test_reads_canvas_drawings(classifier, mnist, background):
     rng = np.random.default_rng({"transparent": 1, "white": 2, "black": 3}[background])
     digits, labels = mnist["x_test"][500:600], mnist["y_test"][500:600]
     drawings = [renderings.canvas_drawing(digit, rng, background=background) for digit in digits]
+    # The bundled model reads 100, 99 and 100 of these 100; the bar is 5 misreads in 100.
     assert accuracy(classifier, drawings, labels) >= 0.95
 
 
@@ -49,7 +52,7 @@ def test_reads_thick_stroke_canvas_drawings(classifier, mnist):
     drawings = [
         renderings.canvas_drawing(digit, rng, stroke_px=rng.uniform(25, 40)) for digit in digits
     ]
-    assert accuracy(classifier, drawings, labels) >= 0.95
+    assert accuracy(classifier, drawings, labels) >= 0.95  # the bundled model: 97 of 100
 
 
 def test_reads_canvas_drawings_in_random_colours(classifier, mnist):
@@ -61,14 +64,14 @@ def test_reads_canvas_drawings_in_random_colours(classifier, mnist):
         )
         for digit in digits
     ]
-    assert accuracy(classifier, drawings, labels) >= 0.95
+    assert accuracy(classifier, drawings, labels) >= 0.95  # the bundled model: 100 of 100
 
 
 def test_reads_phone_photos(classifier, mnist):
     rng = np.random.default_rng(6)
     digits, labels = mnist["x_test"][800:830], mnist["y_test"][800:830]
     photos = [renderings.paper_photo(digit, rng, size=(480, 360)) for digit in digits]
-    assert accuracy(classifier, photos, labels) >= 0.9
+    assert accuracy(classifier, photos, labels) >= 0.9  # the bundled model: 30 of 30; 3 may fail
 
 
 # --------------------------------------------------------------------------- output contract

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PROJECT_ROOT as ROOT
+from helpers import SAMPLE
 
 from mnist_core import renderings
 from mnist_core.data import ENV_VAR, load_mnist
 from mnist_core.errors import DataError
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
 SAMPLE_ARG = "tests/data/mnist_sample.npz"  # relative: the commands run from the project root
 
 
@@ -40,12 +40,6 @@ def run_cli(env: dict, *args: str, timeout: float = 600) -> subprocess.Completed
         text=True,
         timeout=timeout,
     )
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    with np.load(SAMPLE) as data:
-        return {key: data[key] for key in data.files}
 
 
 @pytest.fixture(scope="module")

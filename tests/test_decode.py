@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SAMPLE, png_declaring_size
 from PIL import Image
 
 from mnist_core import InvalidImageError
 from mnist_core.config import DecodeConfig
 from mnist_core.decode import decode
-
-SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +33,6 @@ def encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
-
-
-def png_declaring_size(width: int, height: int) -> bytes:
-    """A real 1x1 PNG whose IHDR claims width x height pixels (CRC fixed up so it parses)."""
-    png = encode(Image.new("L", (1, 1), 0), "PNG")
-    assert png[12:16] == b"IHDR"
-    ihdr = bytearray(
-        png[16:29]
-    )  # width, height, depth, colour type, compression, filter, interlace
-    ihdr[0:4] = struct.pack(">I", width)
-    ihdr[4:8] = struct.pack(">I", height)
-    crc = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
-    return png[:16] + bytes(ihdr) + crc + png[33:]
 
 
 # --------------------------------------------------------------------------- refused inputs

@@ -9,18 +9,16 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PROJECT_ROOT as ROOT
+from helpers import SAMPLE
 
 from mnist_core import DigitClassifier
 from mnist_core.export import ExportError, check_export
 from mnist_core.renderings import as_paper_scan
 from mnist_core.runtime import ModelFileError, OnnxNetwork
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
 
 # Run in a fresh interpreter: this test session has imported TensorFlow long ago.
 APP_PROBE = r"""

@@ -1,16 +1,15 @@
 """The "not a digit" negatives: canvases as the app receives them, MNIST-style images out."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import SAMPLE
 
 from mnist_core import negatives
 from mnist_core.negatives import KINDS, not_digit_canvas, not_digit_images
 from mnist_core.preprocess import to_mnist
 
-SAMPLE = np.load(Path(__file__).parent / "data" / "mnist_sample.npz")
-TRAIN_DIGITS, TEST_DIGITS = SAMPLE["x_train"], SAMPLE["x_test"]
+DIGITS = np.load(SAMPLE)
+TRAIN_DIGITS, TEST_DIGITS = DIGITS["x_train"], DIGITS["x_test"]
 
 
 @pytest.mark.parametrize("split", ["train", "heldout"])
@@ -18,7 +17,7 @@ TRAIN_DIGITS, TEST_DIGITS = SAMPLE["x_train"], SAMPLE["x_test"]
 def test_canvas_is_a_transparent_drawing_that_to_mnist_reads(kind, split):
     rng = np.random.default_rng(3)
     for size in (280, 112):
-        canvas = not_digit_canvas(rng, kind, split, TRAIN_DIGITS, SAMPLE["y_train"], size=size)
+        canvas = not_digit_canvas(rng, kind, split, TRAIN_DIGITS, DIGITS["y_train"], size=size)
         assert canvas.shape == (size, size, 4) and canvas.dtype == np.uint8
         ink = canvas[..., 3]
         assert ink.max() == 255 and np.count_nonzero(ink) < ink.size / 2  # ink in alpha only

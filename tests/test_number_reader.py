@@ -5,25 +5,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PROJECT_ROOT as ROOT
+from helpers import SAMPLE
 
 from mnist_core import DigitClassifier, number_reader
 from mnist_core import classifier as classifier_module
 from mnist_core.config import NumberReadingConfig
 from mnist_core.number_reader import NumberReader
 from mnist_core.numbers import STRIP, number_ink, number_strip, segment_number
-from mnist_core.renderings import as_paper_scan, canvas_drawing, number_canvas, number_photo
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return np.load(SAMPLE)
+from mnist_core.renderings import (
+    as_paper_scan,
+    canvas_drawing,
+    composed_numbers,
+    number_canvas,
+    number_photo,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +32,17 @@ def with_reader():
     return classifier
 
 
-def composed(sample, count, render, seed):
-    rng = np.random.default_rng(seed)
-    for _ in range(count):
-        picks = rng.choice(len(sample["x_test"]), int(rng.integers(2, 7)), replace=False)
-        truth = "".join(str(int(label)) for label in sample["y_test"][picks])
-        yield truth, render(list(sample["x_test"][picks]), rng)
+def composed(mnist, count, render, seed):
+    """Numbers composed from the sample's test digits (renderings.composed_numbers)."""
+    return composed_numbers(mnist["x_test"], mnist["y_test"], count, render, seed)
 
 
 def exact_share(classifier, numbers) -> float:
     return float(np.mean([classifier.read_number(image).text == truth for truth, image in numbers]))
 
 
-def test_the_strip_holds_the_number_left_aligned_at_the_readers_height(sample):
-    image = number_canvas([sample["x_test"][i] for i in range(4)], np.random.default_rng(2))
+def test_the_strip_holds_the_number_left_aligned_at_the_readers_height(mnist):
+    image = number_canvas([mnist["x_test"][i] for i in range(4)], np.random.default_rng(2))
     strip = number_strip(number_ink(image))
     assert strip.shape == (STRIP.height, STRIP.width) and strip.dtype == np.float32
     rows, columns = np.nonzero(strip > 0.2)
@@ -55,22 +51,24 @@ def test_the_strip_holds_the_number_left_aligned_at_the_readers_height(sample):
     assert columns.max() < STRIP.width // 2  # four digits take well under half the strip
 
 
-def test_the_reader_finds_as_many_digits_as_were_written(with_reader, sample):
+def test_the_reader_finds_as_many_digits_as_were_written(with_reader, mnist):
     counts = []
-    for truth, image in composed(sample, 30, number_canvas, seed=11):
+    for truth, image in composed(mnist, 30, number_canvas, seed=11):
         seen = with_reader.reader.read(number_strip(number_ink(image)))
         counts.append(len(seen) == len(truth))
+    # The bundled reader counts all 30 right; it reads 90% of its validation numbers exactly
+    # (NumberTrainConfig), so 3 wrong counts in 30 are allowed.
     assert np.mean(counts) >= 0.9
 
 
-def test_reader_and_rules_together_beat_rules_alone_on_canvases(with_reader, sample):
+def test_reader_and_rules_together_beat_rules_alone_on_canvases(with_reader, mnist):
     # On 1,000 benchmark numbers: canvases 95.7% against 91.7%; here 59/60 against 57/60.
     rules_alone = DigitClassifier(with_reader.model)
-    numbers = list(composed(sample, 60, number_canvas, seed=12))
+    numbers = list(composed(mnist, 60, number_canvas, seed=12))
     assert exact_share(with_reader, numbers) > exact_share(rules_alone, numbers)
 
 
-def test_the_digit_model_outweighs_the_reader_on_photos(with_reader, sample):
+def test_the_digit_model_outweighs_the_reader_on_photos(with_reader, mnist):
     # On 1,000 benchmark photos: 96.7% weighed 5:1, 95.7% weighed equally, 94.7% by rules
     # alone; here 120/120, 118/120 and 116/120.
     equally = DigitClassifier(
@@ -78,17 +76,17 @@ def test_the_digit_model_outweighs_the_reader_on_photos(with_reader, sample):
     )
     rules_alone = DigitClassifier(with_reader.model)
     numbers = [
-        *composed(sample, 60, number_photo, seed=21),
-        *composed(sample, 60, number_photo, seed=25),
+        *composed(mnist, 60, number_photo, seed=21),
+        *composed(mnist, 60, number_photo, seed=25),
     ]
     weighed = exact_share(with_reader, numbers)
     assert weighed > exact_share(equally, numbers)
     assert weighed > exact_share(rules_alone, numbers)
 
 
-def test_told_the_count_the_cut_has_that_many_digits(with_reader, sample):
+def test_told_the_count_the_cut_has_that_many_digits(with_reader, mnist):
     # A 0 and a 1 written overlapping: one group of strokes that holds two digits.
-    zero, one = (sample["x_test"][np.flatnonzero(sample["y_test"] == d)[0]] for d in (0, 1))
+    zero, one = (mnist["x_test"][np.flatnonzero(mnist["y_test"] == d)[0]] for d in (0, 1))
     touching = np.zeros((28, 48), np.uint8)
     touching[:, :28] = zero
     touching[:, 16:44] = np.maximum(touching[:, 16:44], one)
@@ -99,7 +97,7 @@ def test_told_the_count_the_cut_has_that_many_digits(with_reader, sample):
     assert with_reader.read_number(image).text == "01"
 
 
-def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tmp_path, sample):
+def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tmp_path, mnist):
     broken = tmp_path / "number_reader.onnx"
     broken.write_bytes(b"not a model file")
     monkeypatch.setattr(number_reader, "BUNDLED_READER", broken)
@@ -108,8 +106,8 @@ def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tm
         with pytest.warns(UserWarning, match="number reader unavailable"):
             classifier = DigitClassifier.load()
         assert classifier.reader is None
-        image = canvas_drawing(sample["x_test"][5], np.random.default_rng(5))
-        assert classifier.read_number(image).text == str(int(sample["y_test"][5]))
+        image = canvas_drawing(mnist["x_test"][5], np.random.default_rng(5))
+        assert classifier.read_number(image).text == str(int(mnist["y_test"][5]))
     finally:
         classifier_module.bundled_reader.cache_clear()
     assert broken.read_bytes() == b"not a model file"  # never overwritten

@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PROJECT_ROOT as ROOT
+from helpers import SAMPLE
 
 from mnist_core import DigitClassifier
 from mnist_core.config import TrainConfig
@@ -19,51 +20,35 @@ from mnist_core.explain import occlusion_map
 from mnist_core.renderings import (
     as_paper_scan,
     canvas_drawing,
+    composed_numbers,
     number_canvas,
     number_photo,
     png_bytes,
 )
 from mnist_core.train import train
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
 
-
-@pytest.fixture(scope="module")
-def classifier():
-    return DigitClassifier.load()
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return np.load(SAMPLE)
-
-
-def composed_numbers(sample, count, render, seed=3):
-    rng = np.random.default_rng(seed)
-    for _ in range(count):
-        picks = rng.choice(len(sample["x_test"]), int(rng.integers(2, 7)), replace=False)
-        truth = "".join(str(int(label)) for label in sample["y_test"][picks])
-        yield truth, render(list(sample["x_test"][picks]), rng)
-
-
-def test_numbers_drawn_on_a_canvas_are_read_exactly(classifier, sample):
+def test_numbers_drawn_on_a_canvas_are_read_exactly(classifier, mnist):
     results = [
         classifier.read_number(image).text == truth
-        for truth, image in composed_numbers(sample, 60, number_canvas)
+        for truth, image in composed_numbers(
+            mnist["x_test"], mnist["y_test"], 60, number_canvas, seed=3
+        )
     ]
     assert np.mean(results) >= 0.93  # measured 60/60 with the bundled reader, 57/60 without
 
 
-def test_numbers_photographed_on_paper_are_mostly_read_exactly(classifier, sample):
+def test_numbers_photographed_on_paper_are_mostly_read_exactly(classifier, mnist):
     results = [
         classifier.read_number(image).text == truth
-        for truth, image in composed_numbers(sample, 40, number_photo)
+        for truth, image in composed_numbers(
+            mnist["x_test"], mnist["y_test"], 40, number_photo, seed=3
+        )
     ]
     assert np.mean(results) >= 0.8  # measured 35/40 with the bundled reader, 32/40 without
 
 
-def test_a_thin_pen_never_breaks_a_rendered_digit(sample):
+def test_a_thin_pen_never_breaks_a_rendered_digit(mnist):
     """The renderings thin MNIST's strokes to the pen's width; where a stroke was already
     thinner, it must stay whole, not vanish (a 7 without its bar would be a wrong truth)."""
     import cv2
@@ -73,7 +58,7 @@ def test_a_thin_pen_never_breaks_a_rendered_digit(sample):
         _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         return int((stats[1:, cv2.CC_STAT_AREA] >= 0.01 * ink.sum()).sum())
 
-    for seed, digit in enumerate(sample["x_test"][:40]):
+    for seed, digit in enumerate(mnist["x_test"][:40]):
         # The same size and place twice: MNIST's own stroke width (2.5 px at 20 px tall), and a
         # pen far thinner than that at this size.
         height = int(np.random.default_rng(seed).uniform(0.35, 0.9) * 560)
@@ -83,9 +68,9 @@ def test_a_thin_pen_never_breaks_a_rendered_digit(sample):
         assert pieces(thin[..., 3]) <= pieces(as_written[..., 3]), f"digit {seed} broke apart"
 
 
-def test_digits_come_left_to_right_with_boxes_inside_the_image(classifier, sample):
+def test_digits_come_left_to_right_with_boxes_inside_the_image(classifier, mnist):
     image = number_canvas(
-        [sample["x_test"][0], sample["x_test"][1], sample["x_test"][2]], np.random.default_rng(0)
+        [mnist["x_test"][0], mnist["x_test"][1], mnist["x_test"][2]], np.random.default_rng(0)
     )
     reading = classifier.read_number(image)
     lefts = [digit.box[0] for digit in reading.digits]
@@ -95,10 +80,10 @@ def test_digits_come_left_to_right_with_boxes_inside_the_image(classifier, sampl
     assert reading.confidence == pytest.approx(np.prod([d.confidence for d in reading.digits]))
 
 
-def test_a_single_digit_reads_as_one_character(classifier, sample):
-    image = canvas_drawing(sample["x_test"][5], np.random.default_rng(5))
+def test_a_single_digit_reads_as_one_character(classifier, mnist):
+    image = canvas_drawing(mnist["x_test"][5], np.random.default_rng(5))
     reading = classifier.read_number(image)
-    assert reading.text == str(int(sample["y_test"][5]))
+    assert reading.text == str(int(mnist["y_test"][5]))
 
 
 def test_a_blank_image_reads_as_no_number(classifier):
@@ -106,23 +91,23 @@ def test_a_blank_image_reads_as_no_number(classifier):
     assert (reading.text, reading.digits, reading.confidence) == ("", [], 0.0)
 
 
-def test_a_photo_is_a_number_when_two_or_more_digits_are_found(classifier, sample):
+def test_a_photo_is_a_number_when_two_or_more_digits_are_found(classifier, mnist):
     from mnist_core.number_reading import NumberReading, holds_number, read_photo
     from mnist_core.prediction import Prediction
 
-    picks = [int(np.flatnonzero(sample["y_test"] == digit)[0]) for digit in (4, 2)]
+    picks = [int(np.flatnonzero(mnist["y_test"] == digit)[0]) for digit in (4, 2)]
     number = read_photo(
-        classifier, number_photo([sample["x_test"][i] for i in picks], np.random.default_rng(4))
+        classifier, number_photo([mnist["x_test"][i] for i in picks], np.random.default_rng(4))
     )
     assert isinstance(number, NumberReading) and holds_number(number)
     assert number.text == "42"
-    digit = read_photo(classifier, as_paper_scan(sample["x_test"][7]))
-    assert isinstance(digit, Prediction) and digit.digit == int(sample["y_test"][7])
-    assert not holds_number(classifier.read_number(as_paper_scan(sample["x_test"][7])))
+    digit = read_photo(classifier, as_paper_scan(mnist["x_test"][7]))
+    assert isinstance(digit, Prediction) and digit.digit == int(mnist["y_test"][7])
+    assert not holds_number(classifier.read_number(as_paper_scan(mnist["x_test"][7])))
 
 
-def test_cli_prints_the_whole_number(tmp_path, sample):
-    image = number_canvas([sample["x_test"][i] for i in (3, 4)], np.random.default_rng(1))
+def test_cli_prints_the_whole_number(tmp_path, mnist):
+    image = number_canvas([mnist["x_test"][i] for i in (3, 4)], np.random.default_rng(1))
     path = tmp_path / "number.png"
     path.write_bytes(png_bytes(image))
     expected = DigitClassifier.load().read_number(image).text
@@ -210,10 +195,10 @@ def test_bad_corrections_are_refused(tmp_path):
     assert store.count() == 0
 
 
-def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, sample):
+def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, mnist):
     store = CorrectionStore(tmp_path / "c.sqlite")
     for index in range(20):
-        store.add(sample["x_train"][index] / 255, int(sample["y_train"][index]), None, "bundled")
+        store.add(mnist["x_train"][index] / 255, int(mnist["y_train"][index]), None, "bundled")
     config = TrainConfig(epochs=1, subset=0, corrections=str(store.path), corrections_oversample=5)
     result = train(config, tmp_path / "model.keras", SAMPLE)
     assert result.status == "completed"
@@ -226,9 +211,9 @@ def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, sample):
     assert record["train_digits"] == int(2000 * 11 / 12) + extras + 16 * 5
 
 
-def test_occlusion_map_points_at_the_ink(classifier, sample):
-    digit = classifier.predict(sample["x_test"][0]).model_input
-    heat = occlusion_map(classifier.probabilities, digit, int(sample["y_test"][0]))
+def test_occlusion_map_points_at_the_ink(classifier, mnist):
+    digit = classifier.predict(mnist["x_test"][0]).model_input
+    heat = occlusion_map(classifier.probabilities, digit, int(mnist["y_test"][0]))
     assert heat.shape == (28, 28) and heat.max() == pytest.approx(1.0)
     ink, background = heat[digit > 0.5].mean(), heat[digit == 0].mean()
     assert ink > background

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -20,14 +18,6 @@ from mnist_core.preprocess import (
     stroke_width,
     to_mnist,
 )
-
-SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    with np.load(SAMPLE) as data:
-        return {key: data[key] for key in data.files}
 
 
 @pytest.fixture(scope="module")

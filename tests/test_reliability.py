@@ -15,19 +15,18 @@ import os
 import secrets
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
 import types
-import zlib
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PROJECT_ROOT, SAMPLE, png_declaring_size
 from PIL import Image
 
 import mnist_core.jobs as jobs_module
@@ -44,8 +43,6 @@ from mnist_core.registry import (
 )
 from mnist_core.renderings import canvas_drawing, paper_photo, png_bytes
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = str(PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz")
 # A run that is still going when we look at it: 50 epochs on the sample take minutes.
 LONG_RUN = TrainConfig(epochs=50, subset=0)
 SHORT_RUN = TrainConfig(epochs=1, subset=0)
@@ -129,23 +126,11 @@ def sample_digit(position: int) -> tuple[np.ndarray, int]:
         return data["x_test"][position], int(data["y_test"][position])
 
 
-def png_declaring_size(width: int, height: int) -> bytes:
-    """A real tiny PNG whose IHDR claims width x height pixels, CRC recomputed so it parses."""
-    buffer = io.BytesIO()
-    Image.new("L", (4, 4), 255).save(buffer, "PNG")
-    png = buffer.getvalue()
-    assert png[12:16] == b"IHDR"
-    ihdr = bytearray(png[16:29])
-    ihdr[0:8] = struct.pack(">II", width, height)
-    crc = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
-    return png[:16] + bytes(ihdr) + crc + png[33:]
-
-
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A private app home; the training child reads the committed sample. At the end, any
     training process this test started and left running is killed (by its own pid)."""
-    monkeypatch.setenv("MNIST_DATA", SAMPLE)
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
     monkeypatch.delenv("MNIST_APP_HOME", raising=False)
     home = tmp_path / "app_home"
     yield home

@@ -3,8 +3,6 @@ shaped as the style says. Whether the model reads them is measured elsewhere, af
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -12,14 +10,6 @@ import pytest
 from mnist_core import renderings
 from mnist_core.preprocess import to_mnist
 from mnist_core.styles import MARGIN, STYLED_SIDE, UPSCALE, restyle, styled_digits
-
-SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    with np.load(SAMPLE) as data:
-        return {key: data[key] for key in data.files}
 
 
 def styleable(mnist, label):

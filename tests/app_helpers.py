@@ -1,0 +1,92 @@
+"""Driving the Streamlit app in tests: a stand-in for the drawing canvas, a run of the app
+through AppTest, the draw page's controls and answers, and a finished run on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import types
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+from helpers import PROJECT_ROOT
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.classifier import BUNDLED_MODEL
+
+FAKE_RUN = "20250101-120000-beef"  # a run id in the registry's format
+
+
+def FakeCanvas(image, calls: list | None = None):
+    """Stands in for the browser component: ``st_canvas`` returns what a user 'drew' (and
+    appends its arguments to ``calls``).
+
+    The whole module is replaced, since importing the real one outside a Streamlit runtime
+    fails before AppTest has registered its front-end assets.
+    """
+
+    def st_canvas(**kwargs):
+        if calls is not None:
+            calls.append(kwargs)
+        return mock.Mock(image_data=image, json_data={"objects": []})
+
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = st_canvas
+    # app_pages.canvas binds st_canvas when first imported: forgotten here, it is imported
+    # afresh inside the patch with this stand-in, and forgotten again when the patch ends.
+    sys.modules.pop("app_pages.canvas", None)
+    return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
+
+
+def run_app(image=None, page=None) -> AppTest:
+    with FakeCanvas(image):
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
+        if page is not None:
+            app.switch_page(page).run()
+    return app
+
+
+def choose(app: AppTest, source: str) -> AppTest:
+    """Pick what the draw page reads ("digit", "number" or "photo") as a user would."""
+    app.segmented_control(key="draw_mode").set_value(source)
+    return app
+
+
+def prediction_metric(app: AppTest):
+    """The metrics showing a reading: "Prediction" (one digit) or "Prediction (number)"."""
+    return [metric for metric in app.metric if metric.label.startswith("Prediction")]
+
+
+def reading_line(app: AppTest) -> str:
+    """The one-line reading above the canvas (shown on phones, where the answer is below)."""
+    (line,) = [
+        html.proto.body for html in app.get("html") if "draw-reading-line" in html.proto.body
+    ]
+    return line
+
+
+def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str:
+    """A finished, promotable run (a copy of the bundled model, or the given bytes); ``fields``
+    are added to its record."""
+    run_dir = home / "runs" / FAKE_RUN
+    run_dir.mkdir(parents=True)
+    if model_bytes is None:
+        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.onnx")
+    else:
+        (run_dir / "model.onnx").write_bytes(model_bytes)
+    record = {
+        "status": "completed",
+        "config": {"arch": "compact", "epochs": 1, "batch_size": 256, "augment": True},
+        "history": [{"loss": 1.0, "accuracy": 0.7, "val_loss": 0.8, "val_accuracy": 0.8}],
+        "train_digits": 1833,
+        "trained_at": "2025-01-01T12:00:00+00:00",
+        "duration_s": 20.0,
+        "test_accuracy": 0.99,
+        "confusion_matrix": np.eye(10, dtype=int).tolist(),
+        **fields,
+    }
+    (run_dir / "model.json").write_text(json.dumps(record))
+    (run_dir / "progress.json").write_text(json.dumps({"status": "completed"}))
+    return FAKE_RUN
