@@ -42,20 +42,60 @@ NOT_A_DIGIT_HINTS = {
     "picture. A photo of several digits is read as a number: a little space between them "
     "helps.",
 }
+# Where the answer is beside the canvas the line is out of sight but not out of the page: it
+# is the live region a screen reader announces each reading from (display: none silenced it).
 READING_LINE_CSS = (
     f"<style>@media (min-width: {STACKED_BELOW_PX}px) {{"
-    ' [data-testid="stElementContainer"]:has(.draw-reading-line) { display: none; } }</style>'
+    ' [data-testid="stElementContainer"]:has(.draw-reading-line:not(.everywhere)) {'
+    " position: absolute; width: 1px; min-width: 0; height: 1px; overflow: hidden;"
+    " clip-path: inset(50%);"
+    " white-space: nowrap; } }</style>"
+)
+KEYBOARD_PATH = (
+    "No mouse, pen or touch screen? The canvas needs one: choose **"
+    + SOURCES["photo"].split(" ", 1)[1]
+    + "** above to upload a picture of your digit, which works from the keyboard."
 )
 
 
-def reading_line(place, waiting: str, read: str | None = None, confidence: float = 0.0) -> None:
+# The canvas component's own scroll box (a canvas wider than a phone scrolls inside it) takes
+# no keyboard focus, so it cannot be scrolled without a pointer (axe: scrollable-region-
+# focusable); nor is its canvas named. It lives in the component's shadow root, out of reach
+# of Python: this script gives both, again whenever the component draws itself anew.
+CANVAS_ACCESSIBILITY_JS = """<script>
+(() => {
+  const name = (root) => {
+    root.querySelectorAll('.dc-scroll:not([tabindex])').forEach((box) => {
+      box.tabIndex = 0;
+      box.setAttribute('aria-label', 'Drawing canvas: scroll sideways with the arrow keys');
+    });
+    root.querySelectorAll('canvas.upper-canvas:not([aria-label])').forEach((canvas) => {
+      canvas.setAttribute('aria-label', 'Drawing canvas: draw with a mouse, pen or finger');
+    });
+  };
+  const all = () => document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')
+    .forEach((host) => host.shadowRoot && name(host.shadowRoot));
+  if (window.drawCanvasNamer) return all();
+  window.drawCanvasNamer = new MutationObserver(all);
+  window.drawCanvasNamer.observe(document.body, {childList: true, subtree: true});
+  all();
+  [300, 1000, 3000].forEach((delay) => setTimeout(all, delay));  // its shadow root fills later
+})();
+</script>"""
+
+
+def reading_line(
+    place, waiting: str, read: str | None = None, confidence: float = 0.0, everywhere=False
+) -> None:
     """The reading in one line above the canvas, shown on narrow screens only (on wider ones
-    the answer is beside the canvas or just below it, in view); ``waiting`` until something
-    is read. It keeps its height when empty: a canvas that moved down after the first stroke
-    would misplace the second."""
+    the answer is beside the canvas or just below it, in view), or on every screen when
+    ``everywhere`` (a number's answer is under its wide canvas, below a laptop's fold);
+    ``waiting`` until something is read. It keeps its height when empty: a canvas that moved
+    down after the first stroke would misplace the second."""
     text = f"Read: <b>{read} ({confidence:.0%} sure)</b>" if read else waiting
+    shown = "draw-reading-line everywhere" if everywhere else "draw-reading-line"
     place.html(
-        f'{READING_LINE_CSS}<div class="draw-reading-line" role="status" aria-live="polite"'
+        f'{READING_LINE_CSS}<div class="{shown}" role="status" aria-live="polite"'
         f' style="line-height:1.6rem;height:1.6rem">{text}</div>'
     )
 
@@ -94,7 +134,11 @@ def show_number(reading, image: np.ndarray) -> None:
     st.caption(
         f"{len(reading.digits)} digits · confidence that all are right {reading.confidence:.1%}"
     )
-    st.image(thumbnail(outlined(image, reading.digits), 560), width="stretch")
+    st.image(
+        thumbnail(outlined(image, reading.digits), 560),
+        width="stretch",
+        alt=f"The number read as {reading.text}, a box around each digit",
+    )
     columns = st.columns(max(len(reading.digits), 1))
     for column, digit in zip(columns, reading.digits, strict=False):
         column.html(pixel_figure(digit.model_input, 84, f"{digit.digit} ({digit.confidence:.0%})"))
@@ -114,10 +158,12 @@ def draw_section(mode: str) -> None:
         image = canvas_image(CANVAS_WIDTHS[mode])
         reading = classifier.read_number(image) if image is not None else None
         if reading is None or not reading.text:
-            reading_line(line, WAITING_FOR_NUMBER)
+            reading_line(line, WAITING_FOR_NUMBER, everywhere=True)
             st.info("Write a number on the canvas to see what the model reads.")
         else:
-            reading_line(line, WAITING_FOR_NUMBER, reading.text, reading.confidence)
+            reading_line(
+                line, WAITING_FOR_NUMBER, reading.text, reading.confidence, everywhere=True
+            )
             show_number(reading, decode(image))
         return
     # Side by side on a laptop, stacked on phones; halves, so the 280 px canvas fits whole
@@ -172,7 +218,12 @@ def upload_section(classifier, run_id: str) -> None:
     picture, answer = st.columns([1, 2], gap="large")
     # Not stretched: stacked on a phone, a full-width photo pushed the answer below the
     # screen. On a laptop its column is about this wide anyway.
-    picture.image(thumbnail(preview), caption=upload.name, width=PHOTO_WIDTH_PX)
+    picture.image(
+        thumbnail(preview),
+        caption=upload.name,
+        width=PHOTO_WIDTH_PX,
+        alt=f"The uploaded photo {upload.name}",
+    )
     with answer:
         if prediction.digit is None and prediction.verdict != NOT_A_DIGIT:  # blank
             st.info(
@@ -203,4 +254,6 @@ if source == "photo":
     upload_section(classifier, active_run)
 else:
     st.write(INSTRUCTIONS[source])
+    st.caption(KEYBOARD_PATH)
+    st.html(CANVAS_ACCESSIBILITY_JS, unsafe_allow_javascript=True)
     draw_section(source)

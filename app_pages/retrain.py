@@ -324,10 +324,15 @@ def mistakes_gallery(record: dict) -> None:
         st.caption(f"The test digits are not available here ({error}).")
         return
     st.caption(f"Misclassified test digits (true → read): {wrong:,} in all, the first 24 shown")
-    columns = st.columns(8)
+    # A row that wraps, not eight columns: those stack on a phone, one digit a line.
+    row = st.container(horizontal=True)
     for position, (_, predicted) in enumerate(shown):
-        columns[position % 8].image(
-            images[position], clamp=True, width=56, caption=f"{labels[position]} → {predicted}"
+        row.image(
+            images[position],
+            clamp=True,
+            width=56,
+            caption=f"{labels[position]} → {predicted}",
+            alt=f"A test {labels[position]} the model read as {predicted}",
         )
 
 
@@ -474,12 +479,12 @@ def collected_section() -> None:
     columns = st.columns(8)
     for position, correction in enumerate(corrections[:48]):
         with columns[position % 8]:
+            read = "not a digit" if correction.predicted is None else str(correction.predicted)
             st.image(
                 enlarged(correction.model_input, 2),
                 clamp=True,
-                caption=f"{correction.label} (read "
-                + ("not a digit" if correction.predicted is None else str(correction.predicted))
-                + ")",
+                caption=f"{correction.label} (read {read})",
+                alt=f"A {correction.label} the model read as {read}",
             )
             if is_admin() and st.button("Delete", key=f"collected_delete_{correction.id}"):
                 store.delete(correction.id)

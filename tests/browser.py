@@ -14,6 +14,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+# The test server's admin password: the retrain page is locked until a session enters it.
+ADMIN_PASSWORD = "browser-tests-admin"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -113,6 +115,15 @@ def settle(page, quiet_ms: int = 1500) -> None:
     for _ in range(2):  # idle, a quiet spell (a component may trigger one more run), idle again
         page.wait_for_function(IDLE_JS, timeout=60_000)
         page.wait_for_timeout(quiet_ms)
+
+
+def unlock(page) -> None:
+    """Enter the admin password on the retrain page, where it asks for it."""
+    password = page.get_by_label("Admin password")
+    password.wait_for(timeout=30_000)
+    password.fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Unlock").click()
+    password.wait_for(state="detached", timeout=30_000)
 
 
 def launch_options() -> dict:

@@ -23,3 +23,47 @@ def mnist():
     """The committed MNIST sample: x_train, y_train, x_test, y_test."""
     with np.load(SAMPLE) as data:
         return {key: data[key] for key in data.files}
+
+
+# The browser tests' one app server and one Chromium, shared by every browser test module: a
+# server takes seconds to start and its first page loads the model.
+
+
+@pytest.fixture(scope="session")
+def browser_available():
+    """Skip (or, under CI's REQUIRE_BROWSER=1, fail) when no Chromium can be found."""
+    import os
+
+    from browser import chromium_path, playwright_has_browser
+
+    if chromium_path() is None and not playwright_has_browser():
+        message = "no Chromium: apt-get install chromium, or playwright install chromium"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def server_home(tmp_path_factory):
+    """The app server's run folder ($MNIST_APP_HOME): runs, the active model, corrections."""
+    return tmp_path_factory.mktemp("app_home")
+
+
+@pytest.fixture(scope="session")
+def app_url(browser_available, server_home):
+    """`streamlit run app.py` with an admin password, so the retrain page has its lock."""
+    from browser import ADMIN_PASSWORD, streamlit_server
+
+    with streamlit_server(server_home, {"MNIST_ADMIN_PASSWORD": ADMIN_PASSWORD}) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser(browser_available):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from browser import launch_browser
+
+    with sync_api.sync_playwright() as playwright:
+        launched = launch_browser(playwright)
+        yield launched
+        launched.close()
