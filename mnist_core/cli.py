@@ -27,6 +27,21 @@ DATA_HELP = "MNIST .npz (default: $MNIST_DATA, else Keras' download)"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    _add_train_numbers(commands)
+    export = commands.add_parser(
+        "export", help="write the ONNX export the app serves beside a .keras model"
+    )
+    export.add_argument("models", nargs="+", metavar="MODEL.keras")
+    evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
+    evaluate.add_argument("--model", help="model file (default: the bundled model)")
+    evaluate.add_argument("--data", help=DATA_HELP)
+    _add_predict(commands)
+    return parser
+
+
+def _add_train(commands) -> None:
+    """``train``: one flag per TrainConfig field, the Quick preset, and where things go."""
     train = commands.add_parser(
         "train",
         help="train a model on MNIST",
@@ -53,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="lowest CPU priority, one TensorFlow thread (the app's runs: drawing stays fluid)",
     )
+
+
+def _add_train_numbers(commands) -> None:
+    """``train-numbers``: the number reader's run."""
     numbers = commands.add_parser(
         "train-numbers",
         help="train the whole-number reader on numbers composed from MNIST",
@@ -73,13 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="models/number_reader.keras",
         help="reader path; its ONNX export and JSON record go beside it",
     )
-    export = commands.add_parser(
-        "export", help="write the ONNX export the app serves beside a .keras model"
-    )
-    export.add_argument("models", nargs="+", metavar="MODEL.keras")
-    evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
-    evaluate.add_argument("--model", help="model file (default: the bundled model)")
-    evaluate.add_argument("--data", help=DATA_HELP)
+
+
+def _add_predict(commands) -> None:
+    """``predict``: read image files as the app reads an uploaded photo."""
     predict = commands.add_parser(
         "predict",
         help="read the digit, or the number when two or more digits are found, in image files",
@@ -91,7 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every file as a number, left to right, even when it holds one digit",
     )
     predict.add_argument("files", nargs="+", metavar="FILE")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

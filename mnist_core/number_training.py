@@ -83,9 +83,6 @@ def train_number_reader(
     config: NumberTrainConfig, data: MnistData, output: Path, report=print
 ) -> dict:
     """Compose, train, measure and save the reader (atomically) with its JSON record."""
-    import keras
-
-    from .number_reader import build_reader, ctc_loss
     from .train import save_model_atomically
 
     started = time.monotonic()
@@ -98,6 +95,31 @@ def train_number_reader(
         data.x_train[split:], data.y_train[split:], config.validation, config.seed + 1, config
     )
     composing_s = time.monotonic() - started
+    model, history = _fit_reader(config, x_fit, y_fit, x_val, y_val, report)
+    test = _test_exact(model, data, config)
+    record = {
+        "kind": "number reader",
+        "config": asdict(config),
+        "strip": asdict(STRIP),
+        "history": history,
+        "test_exact": test,  # test_numbers numbers of MNIST test digits per kind
+        "data_source": data.source,
+        "data_checksum": data.checksum,
+        "composing_s": round(composing_s, 1),
+        "duration_s": round(time.monotonic() - started, 1),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    save_model_atomically(model, record, Path(output))
+    return record
+
+
+def _fit_reader(config: NumberTrainConfig, x_fit, y_fit, x_val, y_val, report):
+    """Build the reader and fit it epoch by epoch on uint8 strips, measuring each epoch on
+    the validation numbers: (model, a {loss, val_exact} per epoch)."""
+    import keras
+
+    from .number_reader import build_reader, ctc_loss
+
     keras.utils.set_random_seed(config.seed)
     model = build_reader(STRIP)
     steps = config.epochs * int(np.ceil(len(x_fit) / config.batch_size))
@@ -126,6 +148,11 @@ def train_number_reader(
         )
         if not np.isfinite(history[-1]["loss"]):
             raise ValueError("training diverged (loss is not finite); nothing was saved")
+    return model, history
+
+
+def _test_exact(model, data: MnistData, config: NumberTrainConfig) -> dict[str, float]:
+    """The share of test numbers (MNIST test digits) read exactly, per kind of rendering."""
     test = {}
     for kind in ("scan", "canvas", "photo"):
         only = replace(config, kinds=_only(kind))
@@ -133,20 +160,7 @@ def train_number_reader(
             data.x_test, data.y_test, config.test_numbers, config.seed + 2, only
         )
         test[kind] = exact_rate(model, x_test, y_test)
-    record = {
-        "kind": "number reader",
-        "config": asdict(config),
-        "strip": asdict(STRIP),
-        "history": history,
-        "test_exact": test,  # test_numbers numbers of MNIST test digits per kind
-        "data_source": data.source,
-        "data_checksum": data.checksum,
-        "composing_s": round(composing_s, 1),
-        "duration_s": round(time.monotonic() - started, 1),
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    save_model_atomically(model, record, Path(output))
-    return record
+    return test
 
 
 def _only(kind: str) -> tuple[float, float, float]:

@@ -112,22 +112,8 @@ def train(
     dataset = build_training_set(data, config)
     keras.utils.set_random_seed(config.seed)
     collected = _corrections(config)
-    x_fit = np.concatenate([dataset.x_fit, collected["x_train"]])
-    y_fit = np.concatenate([dataset.y_fit, collected["y_train"]])
     classes = 11 if config.not_digits else 10
-    batches = _Batches(x_fit, y_fit, config, classes)
-    model = _compiled_model(config, classes, len(batches) * config.epochs)
-    bridge = _ProgressBridge(config, len(batches), started, report, should_stop)
-    model.fit(
-        batches,
-        epochs=config.epochs,
-        validation_data=(
-            dataset.x_validation.astype(np.float32) / 255,
-            batches.onehot_of(dataset.y_validation),
-        ),
-        callbacks=[bridge],
-        verbose=0,
-    )
+    model, bridge, fitted = _fit(config, dataset, collected, classes, started, report, should_stop)
     report(
         TrainingProgress(
             config.epochs,
@@ -139,7 +125,7 @@ def train(
             "evaluating",
         )
     )
-    record = _record(config, data, dataset, len(x_fit), bridge, started)
+    record = _record(config, data, dataset, fitted, bridge, started)
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
 
@@ -170,6 +156,27 @@ def train(
     finally:
         export.unlink(missing_ok=True)
     return TrainingResult("completed", record, output_path)
+
+
+def _fit(config, dataset, collected: dict, classes: int, started, report, should_stop):
+    """Fit a new model on the fitting digits and the collected corrections, measured on the
+    held-out digits after each epoch: (model, its _ProgressBridge, digits fitted)."""
+    x_fit = np.concatenate([dataset.x_fit, collected["x_train"]])
+    y_fit = np.concatenate([dataset.y_fit, collected["y_train"]])
+    batches = _Batches(x_fit, y_fit, config, classes)
+    model = _compiled_model(config, classes, len(batches) * config.epochs)
+    bridge = _ProgressBridge(config, len(batches), started, report, should_stop)
+    model.fit(
+        batches,
+        epochs=config.epochs,
+        validation_data=(
+            dataset.x_validation.astype(np.float32) / 255,
+            batches.onehot_of(dataset.y_validation),
+        ),
+        callbacks=[bridge],
+        verbose=0,
+    )
+    return model, bridge, len(x_fit)
 
 
 def _corrections(config: TrainConfig) -> dict:
