@@ -6,8 +6,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
+from helpers import SAMPLE  # noqa: E402
 
 
 @pytest.fixture(scope="module")
