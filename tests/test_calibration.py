@@ -37,6 +37,8 @@ def test_temperature_fitted_on_held_out_predictions_lowers_the_error_on_others(o
     after = expected_calibration_error(
         with_temperature(probabilities[3000:], temperature), labels[3000:]
     )
+    # Measured: 0.279 before, 0.026 after. The true (calibrated) probabilities score 0.024
+    # on these 3,000 draws, the sampling noise floor: the bar sits just above it.
     assert before > 0.1 and after < 0.03
 
 

@@ -209,12 +209,14 @@ def test_ink_to_mnist_none_on_empty_ink():
 def test_mnist_digit_comes_back_close_to_itself(seven):
     out = to_mnist(seven)
     assert_mnist_like(out)
-    assert np.abs(out - seven / np.float32(255)).mean() < 0.05
+    assert np.abs(out - seven / np.float32(255)).mean() < 0.05  # measured 0.0085
 
 
 def test_mnist_digits_come_back_close_to_themselves_on_average(mnist):
     digits = mnist["x_test"][:100]
     differences = [np.abs(to_mnist(digit) - digit / np.float32(255)).mean() for digit in digits]
+    # Measured: mean 0.0275, median 0.0211 (MNIST's own centring and anti-aliasing differ
+    # slightly from ours); the bars are about 1.7 times those.
     assert np.mean(differences) < 0.05
     assert np.median(differences) < 0.035
 
@@ -226,7 +228,7 @@ def test_mnist_digit_is_centred_with_a_20px_box(mnist, index):
 
 def test_inverted_digit_gives_the_same_result(mnist):
     for digit in mnist["x_test"][:20]:
-        assert np.abs(to_mnist(255 - digit) - to_mnist(digit)).mean() < 0.01
+        assert np.abs(to_mnist(255 - digit) - to_mnist(digit)).mean() < 0.01  # measured 0.0
 
 
 def test_rgb_digit_gives_the_same_result_as_grey(seven):
@@ -245,7 +247,7 @@ def test_ink_only_in_alpha_gives_the_digit(seven, colour):
     rgba[..., 3] = seven
     out = to_mnist(rgba)
     assert_mnist_like(out)
-    assert np.abs(out - to_mnist(seven)).mean() < 0.01
+    assert np.abs(out - to_mnist(seven)).mean() < 0.01  # measured 0.0 for all three colours
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -267,7 +269,7 @@ def test_off_centre_digit_in_big_frame_is_centred_and_scaled(seven):
     frame[430:590, 20:180] = big  # bottom-left corner, ~20% of the frame's width
     out = to_mnist(frame)
     assert_mnist_like(out)
-    assert similarity(out, to_mnist(seven)) > 0.9
+    assert similarity(out, to_mnist(seven)) > 0.9  # measured 0.987
 
 
 def test_small_digit_in_big_frame_is_found(seven):
@@ -275,13 +277,14 @@ def test_small_digit_in_big_frame_is_found(seven):
     frame[500:584, 20:104] = cv2.resize(seven, (84, 84), interpolation=cv2.INTER_CUBIC)
     out = to_mnist(frame)
     assert_mnist_like(out)
-    assert similarity(out, to_mnist(seven)) > 0.9
+    assert similarity(out, to_mnist(seven)) > 0.9  # measured 0.984
 
 
 def test_tiny_16px_input_works(seven):
     tiny = cv2.resize(seven, (16, 16), interpolation=cv2.INTER_AREA)
     out = to_mnist(tiny)
     assert_mnist_like(out)
+    # Measured 0.925: a 16 px digit has lost detail that upscaling cannot bring back.
     assert similarity(out, to_mnist(seven)) > 0.85
 
 
@@ -289,7 +292,7 @@ def test_huge_phone_photo_works(seven):
     photo = renderings.paper_photo(seven, np.random.default_rng(0), size=(4000, 3000))
     out = to_mnist(photo)
     assert_mnist_like(out)
-    assert similarity(out, to_mnist(seven)) > 0.8
+    assert similarity(out, to_mnist(seven)) > 0.8  # measured 0.962 (paper grain, blur, JPEG)
 
 
 @pytest.mark.parametrize(
@@ -340,7 +343,7 @@ def test_uneven_lighting_still_yields_the_digit(seven, low, darkness):
     photo = np.clip(paper * (1 - darkness * ink), 0, 255).astype(np.uint8)
     out = to_mnist(photo)
     assert_mnist_like(out)
-    assert similarity(out, to_mnist(seven)) > 0.9
+    assert similarity(out, to_mnist(seven)) > 0.9  # measured 0.994-0.996 for the three
 
 
 def test_shadowed_paper_photo_yields_the_digit(seven):
@@ -351,7 +354,7 @@ def test_shadowed_paper_photo_yields_the_digit(seven):
     photo = np.clip(paper * (1 - 0.8 * ink), 0, 255).astype(np.uint8)
     out = to_mnist(photo)
     assert_mnist_like(out)
-    assert similarity(out, to_mnist(seven)) > 0.9
+    assert similarity(out, to_mnist(seven)) > 0.9  # measured 0.996
 
 
 def test_pure_noise_gives_none_or_a_valid_digit():
