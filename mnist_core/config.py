@@ -104,6 +104,26 @@ class PreprocessConfig:
 
 
 @dataclass(frozen=True)
+class SegmentationConfig:
+    """How a written number's strokes are grouped into digits (numbers.py)."""
+
+    # Strokes whose column ranges overlap by this share of the narrower one belong to one
+    # digit (the bar and body of a 5, the two strokes of a 4).
+    same_digit_overlap: float = 0.5
+    # Only a group wider than this share of the digit height may hold touching digits (a
+    # wide 0 is ~0.9; a 1 touching a 3 ~1.0).
+    min_split_width: float = 0.85
+    # Specks by area, against a much lower bar than for one digit (PreprocessConfig's 0.08):
+    # digits of one number differ in ink (a fat 8 beside a thin 1).
+    speck_ratio: float = 0.02
+    # A group less tall than this share of the number's digit height is a fragment of a digit.
+    fragment_height: float = 0.45
+    # Told how many digits a number holds, a digit may be made of this many neighbouring
+    # groups of strokes (a photographed 5 whose bar and body do not meet).
+    max_joined: int = 2
+
+
+@dataclass(frozen=True)
 class StripConfig:
     """A whole number's ink scaled into one strip, the number reader's input."""
 

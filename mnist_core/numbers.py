@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import PreprocessConfig, StripConfig
+from .config import PreprocessConfig, SegmentationConfig, StripConfig
 from .decode import decode
 from .preprocess import (
     PREPROCESS,
@@ -27,19 +27,7 @@ from .preprocess import (
 )
 
 STRIP = StripConfig()
-
-# Strokes whose column ranges overlap by this share of the narrower one belong to one digit
-# (the bar and body of a 5, the two strokes of a 4).
-SAME_DIGIT_OVERLAP = 0.5
-# Only a group wider than this share of the digit height may hold touching digits (a wide 0
-# is ~0.9; a 1 touching a 3 ~1.0).
-MIN_SPLIT_WIDTH = 0.85
-NUMBER_SPECK_RATIO = 0.02
-# A group less tall than this share of the number's digit height is a fragment of a digit.
-FRAGMENT_HEIGHT = 0.45
-# Told how many digits a number holds, a digit may be made of this many neighbouring groups
-# of strokes (a photographed 5 whose bar and body do not meet).
-MAX_JOINED = 2
+SEGMENTATION = SegmentationConfig()
 
 
 @dataclass(frozen=True)
@@ -70,7 +58,7 @@ def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None
     # Digits of one number differ in ink (a fat 8 beside a thin 1): judge specks by their
     # shape (is_speck, when cutting), and by area only against a much lower bar than for
     # one digit.
-    labels, count, kept = ink_components(ink, replace(config, speck_ratio=NUMBER_SPECK_RATIO))
+    labels, count, kept = ink_components(ink, replace(config, speck_ratio=SEGMENTATION.speck_ratio))
     if not kept:
         return None
     return NumberInk(ink, labels, count, kept, decoded.shape[1] / ink.shape[1])
@@ -138,7 +126,7 @@ def _group_by_columns(labels: np.ndarray, kept: list[int]) -> list[list[int]]:
         if spans:
             last_left, last_right = spans[-1]
             overlap = min(right, last_right) - max(left, last_left)
-            if overlap >= SAME_DIGIT_OVERLAP * min(width, last_right - last_left):
+            if overlap >= SEGMENTATION.same_digit_overlap * min(width, last_right - last_left):
                 groups[-1].append(label)
                 spans[-1] = (min(left, last_left), max(right, last_right))
                 continue
@@ -176,7 +164,7 @@ def _ways_to_cut(mask, box, reference: float) -> list[list[np.ndarray]]:
     """The mask whole, then cut into 2, 3, 4 digits as far as its width allows."""
     left, _, width, _ = box
     most = int(width / (0.4 * reference))
-    if width <= MIN_SPLIT_WIDTH * reference or most < 2:
+    if width <= SEGMENTATION.min_split_width * reference or most < 2:
         return [[mask]]
     return [[mask]] + [
         list(_cut_columns(mask, left, width, pieces)) for pieces in range(2, min(most, 4) + 1)
@@ -185,12 +173,12 @@ def _ways_to_cut(mask, box, reference: float) -> list[list[np.ndarray]]:
 
 def _cut_as_expected(masks, boxes, reference, expected, ink, score, config):
     """The most plausible cut into exactly ``len(expected)`` digits, by dynamic programming
-    over runs of up to MAX_JOINED neighbouring groups, each whole or cut; the n-th piece is
+    over runs of up to ``max_joined`` neighbouring groups, each whole or cut; the n-th piece is
     scored by how likely the model and the reader read the same digit in it. None when no
     cut has that many digits."""
     ways = {}  # (first, last) -> the ways to cut the joined run of groups
     for first in range(len(masks)):
-        for last in range(first, min(first + MAX_JOINED, len(masks))):
+        for last in range(first, min(first + SEGMENTATION.max_joined, len(masks))):
             joined = np.maximum.reduce(masks[first : last + 1])
             ways[first, last] = _ways_to_cut(joined, _bounding_box(joined), reference)
     # Every piece of every way in one call of the model: one batch, not hundreds.
@@ -206,7 +194,7 @@ def _cut_as_expected(masks, boxes, reference, expected, ink, score, config):
     best = [dict() for _ in range(len(masks) + 1)]
     best[0][0] = (0.0, [])
     for stop in range(1, len(masks) + 1):
-        for first in range(max(0, stop - MAX_JOINED), stop):
+        for first in range(max(0, stop - SEGMENTATION.max_joined), stop):
             for done, (total, pieces) in best[first].items():
                 for way, reading in runs[first, stop - 1]:
                     count = done + len(way)
@@ -231,12 +219,16 @@ def _plausibility(reading: np.ndarray) -> float:
 
 
 def _join_fragments(masks, boxes, reference: float):
-    """Merge groups shorter than FRAGMENT_HEIGHT of the digit height into the nearest group:
+    """Merge groups shorter than ``fragment_height`` of the digit height into the nearest group:
     a pen lifted mid-stroke, not a digit of its own."""
     order = sorted(range(len(masks)), key=lambda index: boxes[index][0])
     masks, boxes = [masks[index] for index in order], [boxes[index] for index in order]
     while len(masks) > 1:
-        short = [index for index, box in enumerate(boxes) if box[3] < FRAGMENT_HEIGHT * reference]
+        short = [
+            index
+            for index, box in enumerate(boxes)
+            if box[3] < SEGMENTATION.fragment_height * reference
+        ]
         if not short:
             break
         index = short[0]
