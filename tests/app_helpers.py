@@ -11,12 +11,24 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-from helpers import PROJECT_ROOT
+from helpers import PROJECT_ROOT, SAMPLE
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.classifier import BUNDLED_MODEL
 
 FAKE_RUN = "20250101-120000-beef"  # a run id in the registry's format
+
+
+def own_app_home(tmp_path: Path, monkeypatch, min_promote_accuracy: str | None = None) -> Path:
+    """Point the app at a run folder of its own, train (if at all) on the committed sample,
+    and lock nothing (no admin password); ``min_promote_accuracy`` replaces the promotion
+    bar when given. Returns the run folder (created by the app when it first writes)."""
+    monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
+    if min_promote_accuracy is not None:
+        monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", min_promote_accuracy)
+    monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
+    return tmp_path / "app_home"
 
 
 def FakeCanvas(image, calls: list | None = None):

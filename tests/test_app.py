@@ -9,8 +9,15 @@ import re
 import cv2
 import numpy as np
 import pytest
-from app_helpers import FakeCanvas, choose, prediction_metric, reading_line, run_app
-from helpers import PROJECT_ROOT, SAMPLE
+from app_helpers import (
+    FakeCanvas,
+    choose,
+    own_app_home,
+    prediction_metric,
+    reading_line,
+    run_app,
+)
+from helpers import PROJECT_ROOT
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.jobs import TrainingJobs
@@ -21,11 +28,7 @@ from mnist_core.renderings import as_paper_scan, canvas_drawing
 @pytest.fixture(autouse=True)
 def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder and trains on the committed sample."""
-    monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
-    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
-    monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0")  # 1 epoch of 7 batches: any accuracy
-    monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
-    return tmp_path / "app_home"
+    return own_app_home(tmp_path, monkeypatch, "0")  # 1 epoch of 7 batches: any accuracy
 
 
 def test_draw_page_renders_an_invitation_when_the_canvas_is_empty():

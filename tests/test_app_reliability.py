@@ -10,7 +10,14 @@ import zlib
 
 import numpy as np
 import pytest
-from app_helpers import FakeCanvas, choose, completed_run, prediction_metric, run_app
+from app_helpers import (
+    FakeCanvas,
+    choose,
+    completed_run,
+    own_app_home,
+    prediction_metric,
+    run_app,
+)
 from helpers import PROJECT_ROOT, SAMPLE
 from PIL import Image
 
@@ -26,11 +33,7 @@ UNLOCK = "FormSubmitter:retrain_login-Unlock"
 @pytest.fixture(autouse=True)
 def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder and trains (if at all) on the committed sample."""
-    monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
-    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
-    monkeypatch.setenv("MNIST_MIN_PROMOTE_ACCURACY", "0.5")
-    monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
-    return tmp_path / "app_home"
+    return own_app_home(tmp_path, monkeypatch, "0.5")
 
 
 @pytest.fixture(scope="module")

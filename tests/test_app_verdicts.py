@@ -14,6 +14,7 @@ from app_helpers import (
     FakeCanvas,
     choose,
     completed_run,
+    own_app_home,
     prediction_metric,
     reading_line,
     run_app,
@@ -35,10 +36,7 @@ RETRAIN = "app_pages/retrain.py"
 @pytest.fixture(autouse=True)
 def app_home(tmp_path, monkeypatch):
     """Each test gets its own run folder; nothing here trains."""
-    monkeypatch.setenv("MNIST_APP_HOME", str(tmp_path / "app_home"))
-    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
-    monkeypatch.delenv("MNIST_ADMIN_PASSWORD", raising=False)
-    return tmp_path / "app_home"
+    return own_app_home(tmp_path, monkeypatch)
 
 
 @pytest.fixture()
