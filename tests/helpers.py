@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# 1,000 training and 1,000 test digits of MNIST (x_train, y_train, x_test, y_test), committed
+# 2,000 training and 1,000 test digits of MNIST (x_train, y_train, x_test, y_test), committed
 # so that the tests run without the full data set.
 SAMPLE = PROJECT_ROOT / "tests" / "data" / "mnist_sample.npz"
 

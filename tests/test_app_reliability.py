@@ -61,7 +61,7 @@ def button_keys(app) -> set[str]:
     return {button.key for button in app.button}
 
 
-# --------------------------------------------------------------------------- 9. admin gate
+# --------------------------------------------------------------------------- admin gate
 
 
 def test_admin_gate_locks_unlocks_and_never_keeps_the_password(app_home, monkeypatch):
@@ -143,7 +143,7 @@ def test_admin_gate_with_the_secret_from_st_secrets(app_home):
     assert START in button_keys(app)
 
 
-# --------------------------------------------------------------------------- 10. hostile uploads
+# --------------------------------------------------------------------------- hostile uploads
 
 
 def png(width=64, height=64) -> bytes:
@@ -231,7 +231,7 @@ def test_a_good_upload_after_a_hostile_one_is_read(drawing):
     assert prediction_metric(app)[0].value == str(label)
 
 
-# --------------------------------------------------------------------------- 11. unwritable home
+# --------------------------------------------------------------------------- unwritable home
 
 
 def test_an_unwritable_run_folder_is_reported_and_drawing_still_works(
@@ -258,7 +258,7 @@ def test_an_unwritable_run_folder_is_reported_and_drawing_still_works(
     assert prediction_metric(app)[0].value == str(label)
 
 
-# --------------------------------------------------------------------------- 12. corrupt model
+# --------------------------------------------------------------------------- corrupt model
 
 
 def test_a_truncated_active_model_falls_back_to_the_bundled_one_in_the_app(app_home, drawing):

@@ -145,7 +145,7 @@ def bundled() -> DigitClassifier:
     return DigitClassifier.load()
 
 
-# --------------------------------------------------------------------------- 1. one run at a time
+# --------------------------------------------------------------------------- one run at a time
 
 
 def test_two_simultaneous_starts_give_one_run_and_one_busy(home):
@@ -189,7 +189,7 @@ def test_two_simultaneous_starts_give_one_run_and_one_busy(home):
     assert not (registry.run_dir(run_id) / "model.onnx").exists()
 
 
-# --------------------------------------------------------------------------- 2. killed mid-run
+# --------------------------------------------------------------------------- killed mid-run
 
 
 def test_sigkill_mid_training_is_marked_failed_and_changes_nothing_else(home):
@@ -249,7 +249,7 @@ def test_sigkill_mid_training_is_marked_failed_and_changes_nothing_else(home):
     assert registry.progress(run_id)["status"] == "failed"  # the killed run stays failed
 
 
-# --------------------------------------------------------------------------- 3. divergence, gate
+# --------------------------------------------------------------------------- divergence, gate
 
 
 def drive_bridge(losses, should_stop=None):
@@ -374,7 +374,7 @@ def test_promotion_accepts_a_good_run_and_rolls_back(gate):
     assert gate.active().run_id == BUNDLED_ID
 
 
-# --------------------------------------------------------------------------- 4. hot swap
+# --------------------------------------------------------------------------- hot swap
 
 
 @pytest.fixture(scope="module")
@@ -497,7 +497,7 @@ def test_concurrent_promotions_leave_one_valid_pointer(trained_run):
     assert not [path.name for path in registry.home.iterdir() if path.name.endswith(".tmp")]
 
 
-# --------------------------------------------------------------------------- 5. corrupt model
+# --------------------------------------------------------------------------- corrupt model
 
 
 CORRUPT_MODELS = {
@@ -571,7 +571,7 @@ def test_an_unreadable_active_pointer_gives_the_bundled_model_with_a_warning(
     assert tree_hashes(home) == before
 
 
-# --------------------------------------------------------------------------- 6. bounds
+# --------------------------------------------------------------------------- bounds
 
 
 OUT_OF_BOUNDS = [
@@ -616,7 +616,7 @@ def test_the_defaults_and_the_limits_themselves_are_accepted():
         assert validate_config(config) is config
 
 
-# --------------------------------------------------------------------------- 7. safe_mode
+# --------------------------------------------------------------------------- safe_mode
 
 
 def test_a_model_with_a_lambda_layer_is_refused_without_running_its_code(tmp_path, monkeypatch):
@@ -662,7 +662,7 @@ def test_a_model_with_a_lambda_layer_is_refused_without_running_its_code(tmp_pat
     assert marker.exists()
 
 
-# --------------------------------------------------------------------------- 8. hostile input
+# --------------------------------------------------------------------------- hostile input
 
 
 BOMB_PROBE = r"""
