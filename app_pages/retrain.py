@@ -255,7 +255,7 @@ def training_form() -> None:
             )
         if not st.form_submit_button("Start training", type="primary"):
             return
-    corrections = str(CorrectionStore().path) if use_corrections else ""
+    corrections = CorrectionStore().location if use_corrections else ""
     if settings is None:
         config = replace(TRAIN_PRESETS[preset].config, corrections=corrections)
     else:

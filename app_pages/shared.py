@@ -6,10 +6,10 @@ import base64
 import gc
 import hashlib
 import hmac
-import sqlite3
 
 import cv2
 import numpy as np
+import sqlalchemy.exc
 import streamlit as st
 
 from mnist_core import DigitClassifier, Prediction
@@ -269,8 +269,12 @@ def correction_control(
         CorrectionStore().add(
             prediction.model_input, int(choice), prediction.digit, model_version, original
         )
-    except (OSError, sqlite3.Error) as error:
+    except OSError as error:
         st.error(f"Could not save the correction: {error}")
+        return
+    except sqlalchemy.exc.SQLAlchemyError:
+        # Not the error itself: its text may name the database's host and user.
+        st.error("Could not save the correction: the database is unavailable. Try again later.")
         return
     st.session_state[saved_key] = int(choice)
     st.rerun()

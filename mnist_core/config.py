@@ -25,7 +25,8 @@ class EnvironmentSetting:
 
 
 # Every environment variable the app and the core read. Besides these the test suite reads
-# REQUIRE_BROWSER (tests/conftest.py: in CI, a missing browser fails the browser tests).
+# REQUIRE_BROWSER and REQUIRE_POSTGRES (tests/conftest.py: in CI, a missing browser or
+# PostgreSQL server fails the tests that need it instead of skipping them).
 APP_HOME = EnvironmentSetting(
     "MNIST_APP_HOME",
     str(PROJECT_ROOT / "app_data"),
@@ -38,11 +39,13 @@ MIN_PROMOTE_ACCURACY = EnvironmentSetting(
     "The MNIST test accuracy a run needs to be made active, so that a broken run never goes "
     "live; a few-batch test run sets 0.",
 )
-CORRECTIONS_DB = EnvironmentSetting(
-    "MNIST_CORRECTIONS_DB",
+DATABASE_URL = EnvironmentSetting(
+    "MNIST_DATABASE_URL",
     None,
-    "The SQLite file of users' corrections (corrections.py); unset: corrections.sqlite in the "
-    "app home, beside the runs that train on them.",
+    "The SQLAlchemy URL of the database of shared state, users' corrections first "
+    "(database.py); unset: the SQLite file app.sqlite in the app home, so one machine needs "
+    "nothing installed or running. postgresql+psycopg://user:password@host/name lets every "
+    "replica of the app share it.",
 )
 DATA = EnvironmentSetting(
     "MNIST_DATA",
@@ -62,7 +65,9 @@ ADMIN_PASSWORD = EnvironmentSetting(
     "The password that unlocks training and promotion on a shared app (app_pages/shared.py), "
     'when st.secrets has no "admin_password"; unset with neither: everyone may train.',
 )
-ENVIRONMENT = (APP_HOME, MIN_PROMOTE_ACCURACY, CORRECTIONS_DB, DATA, CACHE, ADMIN_PASSWORD)
+ENVIRONMENT = (APP_HOME, MIN_PROMOTE_ACCURACY, DATABASE_URL, DATA, CACHE, ADMIN_PASSWORD)
+# TrainConfig.corrections naming the app's database rather than a file.
+APP_DATABASE = "database"
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,9 @@ class TrainConfig:
     # Share of the 1s and 7s also taught in styles MNIST's American writers rarely use (the
     # flagged European 1, the crossed 7).
     styled_share: float = 0.35
-    corrections: str = ""  # SQLite file of users' corrections to train on too ("" = none)
+    # Users' corrections to train on too: "" none, APP_DATABASE the app's database (a training
+    # child inherits $MNIST_DATABASE_URL, so no password is on its command line), or a SQLite file.
+    corrections: str = ""
     # Each collected digit is shown this many times per epoch: a few hundred corrections among
     # 55,000 digits would otherwise barely move the model.
     corrections_oversample: int = 20
@@ -316,7 +323,7 @@ def validate_config(config: TrainConfig) -> TrainConfig:
             raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {config.arch!r}")
-    if config.corrections and not Path(config.corrections).is_file():
+    if config.corrections not in ("", APP_DATABASE) and not Path(config.corrections).is_file():
         raise ValueError(f"no corrections database at {config.corrections}")
     if config.subset and config.subset < 1000:
         raise ValueError("subset must be 0 (all digits) or at least 1000 digits")

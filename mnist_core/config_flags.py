@@ -18,7 +18,8 @@ _HELP = {
     "not_digits": "drawings that are not a digit, taught as an 11th class (0 = 10 classes); "
     "per 55,000 digits: a subset gets its share",
     "styled_share": "share of 1s and 7s also shown as a flagged 1 / crossed 7",
-    "corrections": "SQLite file of users' corrections to train on too",
+    "corrections": "users' corrections to train on too: a SQLite file, or 'database' for the "
+    "app's ($MNIST_DATABASE_URL)",
     "corrections_oversample": "times each correction is shown per epoch",
 }
 

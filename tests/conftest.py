@@ -66,3 +66,41 @@ def browser(browser_available):
         launched = launch_browser(playwright)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server's URL for the session; skipped (failed under CI's
+    REQUIRE_POSTGRES=1) when the server's binaries are not installed."""
+    import os
+
+    from postgres import postgres_binaries, throwaway_postgres
+
+    if postgres_binaries() is None:
+        message = "no PostgreSQL server binaries: apt-get install postgresql"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url):
+    """The session's PostgreSQL, emptied of every row first: each test starts from a new
+    database (a new cluster per test would cost seconds)."""
+    from mnist_core import database
+
+    with database.engine(postgres_url).begin() as connection:
+        for table in reversed(database.metadata.sorted_tables):
+            if table is not database.schema_version:
+                connection.execute(table.delete())
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each storage test runs on a SQLite file of its own and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.sqlite'}"
+    return request.getfixturevalue("postgres_database")

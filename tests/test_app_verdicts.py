@@ -148,7 +148,7 @@ def test_the_corrections_checkbox_adds_them_to_a_preset(mnist):
         app.button(key=START).click().run()
     assert not app.exception
     quick = next(iter(TRAIN_PRESETS.values())).config
-    start.assert_called_once_with(replace(quick, corrections=str(store.path)))
+    start.assert_called_once_with(replace(quick, corrections=store.location))
 
 
 def test_custom_settings_reach_the_config():

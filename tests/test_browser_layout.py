@@ -362,8 +362,9 @@ def test_layout_retrain_failed(retrain_page, server_home):
 
 def test_layout_corrections_gallery(retrain_page, server_home):
     from mnist_core.corrections import CorrectionStore
+    from mnist_core.database import DEFAULT_FILE
 
-    store = CorrectionStore(server_home / "corrections.sqlite")
+    store = CorrectionStore(server_home / DEFAULT_FILE)  # the server's database
     with np.load(SAMPLE) as sample:
         for index in range(11):
             digit = sample["x_test"][index] / np.float32(255)

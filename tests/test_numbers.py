@@ -199,7 +199,7 @@ def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, mnist):
     store = CorrectionStore(tmp_path / "c.sqlite")
     for index in range(20):
         store.add(mnist["x_train"][index] / 255, int(mnist["y_train"][index]), None, "bundled")
-    config = TrainConfig(epochs=1, subset=0, corrections=str(store.path), corrections_oversample=5)
+    config = TrainConfig(epochs=1, subset=0, corrections=store.location, corrections_oversample=5)
     result = train(config, tmp_path / "model.keras", SAMPLE)
     assert result.status == "completed"
     record = result.record

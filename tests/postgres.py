@@ -1,0 +1,81 @@
+"""A throwaway PostgreSQL server for the tests: Debian's binaries, a cluster in a temporary
+folder, a free localhost port, stopped and deleted at the end.
+
+The tests that need it skip with the reason when the binaries are missing, except under
+REQUIRE_POSTGRES=1 (CI, which installs the `postgresql` package), where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from browser import free_port
+
+# Debian installs the server under a versioned folder, off PATH; a source build puts it on PATH.
+_SEARCH = ["/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin"]
+DATABASE = "mnist"
+
+
+def postgres_binaries() -> Path | None:
+    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres`` (the newest version), or None."""
+    for pattern in _SEARCH:
+        for folder in sorted(glob.glob(pattern), reverse=True):
+            if all((Path(folder) / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
+                return Path(folder)
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found and shutil.which("initdb") else None
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: as root, run them as the `postgres` user."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+@contextlib.contextmanager
+def throwaway_postgres():
+    """Start a cluster with one database; yield its SQLAlchemy URL (``postgresql+psycopg``)."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        raise FileNotFoundError("no PostgreSQL server binaries (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="mnist-postgres-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    port = free_port()
+    run = dict(check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        _as_server_user(
+            [str(binaries / "initdb"), "-D", str(data), "-U", "mnist", "--auth=trust", "-E", "UTF8"]
+        ),
+        **run,
+    )
+    # Unix sockets in the cluster's own folder: the system's /var/run/postgresql may not exist.
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [str(binaries / "pg_ctl"), "-D", str(data)]
+    subprocess.run(
+        _as_server_user([*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"]), **run
+    )
+    try:
+        subprocess.run(
+            _as_server_user(
+                [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mnist"]
+                + [DATABASE]
+            ),
+            **run,
+        )
+        yield f"postgresql+psycopg://mnist@127.0.0.1:{port}/{DATABASE}"
+    finally:
+        subprocess.run(
+            _as_server_user([*pg_ctl, "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
