@@ -22,6 +22,7 @@ from app_pages.shared import (
 )
 from mnist_core.config import TRAIN_LIMITS, TRAIN_PRESETS, TrainConfig
 from mnist_core.corrections import CorrectionStore
+from mnist_core.database import UNAVAILABLE
 from mnist_core.jobs import TrainingBusy
 from mnist_core.registry import PromotionError
 
@@ -236,12 +237,14 @@ def training_form() -> None:
     )
     with st.form("retrain_form"):
         settings = custom_settings() if preset == CUSTOM else None
-        collected = CorrectionStore().count()
+        collected = collected_count()
         use_corrections = st.checkbox(
             f"Include the {collected} collected corrections "
-            f"({DEFAULTS.corrections_holdout:.0%} held out to measure on)",
+            f"({DEFAULTS.corrections_holdout:.0%} held out to measure on)"
+            if collected is not None
+            else "Include the collected corrections (unavailable: the database cannot be reached)",
             value=False,
-            disabled=collected == 0,
+            disabled=not collected,
             key="retrain_use_corrections",
         )
         if preset == CUSTOM:
@@ -457,10 +460,22 @@ def history_section(active_id: str) -> None:
     run_details(run_id, active_id)
 
 
+def collected_count() -> int | None:
+    """How many corrections are stored; None when the database cannot be used now."""
+    try:
+        return CorrectionStore().count()
+    except UNAVAILABLE:
+        return None
+
+
 def collected_section() -> None:
     """Users' corrections: browse by label, delete (admin), export in the MNIST layout."""
     store = CorrectionStore()
-    total = store.count()
+    total = collected_count()
+    if total is None:
+        st.subheader("Collected corrections")
+        st.warning("The corrections cannot be read now: the database cannot be reached.")
+        return
     st.subheader(f"Collected corrections ({total})")
     if not total:
         st.caption(

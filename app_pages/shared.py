@@ -9,13 +9,13 @@ import hmac
 
 import cv2
 import numpy as np
-import sqlalchemy.exc
 import streamlit as st
 
 from mnist_core import DigitClassifier, Prediction
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.config import ADMIN_PASSWORD
 from mnist_core.corrections import CorrectionStore
+from mnist_core.database import UNAVAILABLE
 from mnist_core.explain import occlusion_map, overlay
 from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import BUNDLED_ID, ModelRegistry
@@ -272,7 +272,7 @@ def correction_control(
     except OSError as error:
         st.error(f"Could not save the correction: {error}")
         return
-    except sqlalchemy.exc.SQLAlchemyError:
+    except UNAVAILABLE:
         # Not the error itself: its text may name the database's host and user.
         st.error("Could not save the correction: the database is unavailable. Try again later.")
         return

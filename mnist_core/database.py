@@ -75,6 +75,10 @@ def described(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+# What using the database raises when it cannot be used now: a server down or refusing us, or
+# (SQLite) a file or folder that cannot be made. Pages catch these to keep drawing working.
+UNAVAILABLE = (OSError, sa.exc.SQLAlchemyError)
+
 _engines: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()
 

@@ -14,6 +14,10 @@ import numpy as np
 from helpers import PROJECT_ROOT, SAMPLE
 from streamlit.testing.v1 import AppTest
 
+# Imported here, before any FakeCanvas: mock.patch.dict(sys.modules) drops on exit every module
+# first imported inside it, and a SQLAlchemy imported afresh by the next run mixes with the
+# objects of the dropped one (KeyError: comma_op, "No such event 'connect'").
+import mnist_core.corrections  # noqa: F401
 from mnist_core.classifier import BUNDLED_MODEL
 
 FAKE_RUN = "20250101-120000-beef"  # a run id in the registry's format
