@@ -1,6 +1,7 @@
 """Every figure of the digit-reading core in one table, ours beside the tutorial's pipeline.
 
-    python benchmarks/bench_core.py [--model models/mnist_cnn.keras] [--samples 1000] [--train]
+    python benchmarks/bench_core.py [--model models/mnist_cnn.onnx] [--samples 1000] [--train]
+        [--speed-only] [--baseline ../other-checkout]
 
 Accuracy on MNIST test, USPS and Semeion (as paper scans), canvas drawings (three backgrounds,
 and the hard set: European styles, squeezed, jittery, very thin and very thick pens), flagged
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,6 +101,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="Full preset runs with --train")
     parser.add_argument("--keep", help="with --train, save each run's model and record here")
     parser.add_argument("--speed-only", action="store_true", help="skip the accuracy table")
+    parser.add_argument(
+        "--baseline", help="another checkout whose `predict` process to time beside this one's"
+    )
     arguments = parser.parse_args()
     data = load_mnist(arguments.data)
     ours = DigitClassifier.load(arguments.model)
@@ -109,7 +114,7 @@ def main() -> None:
     )
     if not arguments.speed_only:
         accuracy_table(arguments, data, ours, lambda images: tutorial_digits(tutorial, images))
-    speed(data, ours, tutorial)
+    speed(data, ours, tutorial, arguments.baseline)
     if arguments.train:
         time_training(arguments.data, arguments.seeds, arguments.keep)
 
@@ -218,24 +223,80 @@ def calibration(table, ours, test_digits, test_labels, canvases, labels) -> None
         table.row(f"calibration error, canvas drawings, {name} temperature", f"{canvas:.2%}")
 
 
-def speed(data, ours, tutorial) -> None:
+class KerasNetwork:
+    """The TensorFlow path, for comparison: the served model's ``.keras`` file called through
+    Keras, as the app did before it served the ONNX export."""
+
+    def __init__(self, path: Path):
+        import keras
+
+        self.model = keras.models.load_model(path, compile=False, safe_mode=True)
+        self.output_shape = tuple(self.model.output_shape[1:])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(batch, training=False))
+
+
+def speed(data, ours, tutorial, baseline: str | None) -> None:
+    """Latency and throughput of the served path (ONNX Runtime) beside the TensorFlow path
+    (the same model through Keras) and the tutorial's pipeline, in this one run."""
+    keras_path = DigitClassifier(
+        KerasNetwork(ours.path.with_suffix(".keras")), ours.path, ours.record
+    )
     rng = np.random.default_rng(SEED)
     canvas = canvas_drawing(data.x_test[0], rng, background="transparent")
-    ours.predict(canvas)
-    tutorial_predict(tutorial, canvas)
-    our_times = timed(lambda: ours.predict(canvas), 500)
-    tutorial_times = timed(lambda: tutorial_predict(tutorial, canvas), 100)
-    print("\nlatency of one 280x280 RGBA canvas, end to end (ms; ours 500 runs, tutorial 100)")
-    for name, times in (("ours", our_times), ("tutorial", tutorial_times)):
-        print(f"  {name:<8} p50 {np.median(times):6.2f}  p95 {np.percentile(times, 95):6.2f}")
+    for read in (ours.predict, keras_path.predict, lambda c: tutorial_predict(tutorial, c)):
+        read(canvas)
+    print("\nlatency of one 280x280 RGBA canvas, end to end (ms; 500 runs, tutorial 100)")
+    for name, read, runs in (
+        ("ours (ONNX Runtime)", ours.predict, 500),
+        ("ours through TensorFlow", keras_path.predict, 500),
+        ("tutorial", lambda c: tutorial_predict(tutorial, c), 100),
+    ):
+        times = timed(lambda read=read: read(canvas), runs)
+        print(f"  {name:<24} p50 {np.median(times):6.2f}  p95 {np.percentile(times, 95):6.2f}")
     pre = timed(lambda: to_mnist(canvas), 500)
     digit = to_mnist(canvas)[None]
     model = timed(lambda: ours.scores(digit), 500)
     print(f"  of which preprocessing p50 {np.median(pre):.2f}, model p50 {np.median(model):.2f}")
-    started = time.perf_counter()
-    ours.predict_batch(data.x_test)
-    rate = len(data.x_test) / (time.perf_counter() - started)
-    print(f"predict_batch on 10,000 MNIST test digits: {rate:,.0f} images/s")
+    canvases = [canvas_drawing(digit, rng) for digit in data.x_test[:1000]]
+    for name, images in (("10,000 MNIST test digits", data.x_test), ("1,000 canvases", canvases)):
+        for path_name, classifier in (("ONNX Runtime", ours), ("TensorFlow", keras_path)):
+            started = time.perf_counter()
+            read = classifier.predict_batch(images)
+            rate = len(images) / (time.perf_counter() - started)
+            print(f"predict_batch on {name}, {path_name}: {rate:,.0f} images/s")
+            if classifier is ours:
+                ours_read = [prediction.digit for prediction in read]
+            else:
+                changed = sum(a != b.digit for a, b in zip(ours_read, read, strict=True))
+                print(f"  digits read differently by the two paths: {changed}")
+    predict_process(data, baseline)
+
+
+def predict_process(data, baseline: str | None) -> None:
+    """``python -m mnist_core predict one.png`` as a whole process, best of 5 (this checkout,
+    and ``baseline``, another checkout of the project, e.g. the commit before serving moved)."""
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder) / "one.png"
+        image.write_bytes(as_paper_scan(data.x_test[0]))
+        for name, tree in (("this checkout", ROOT), ("baseline", baseline)):
+            if tree is None:
+                continue
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "mnist_core", "predict", str(image)],
+                    cwd=tree,
+                    check=True,
+                    capture_output=True,
+                    env={**os.environ, "PYTHONPATH": str(tree)},
+                )
+                times.append(time.perf_counter() - started)
+            print(
+                f"python -m mnist_core predict one.png, whole process, {name}: {min(times):.2f} s"
+            )
 
 
 def time_training(data_path: str, seeds: int, keep: str | None) -> None:

@@ -195,8 +195,8 @@ def ink_components(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     # Labels only: OpenCV's per-component statistics cost 6x the labelling itself (0.6 ms on a
     # 280x280 canvas); the areas are one bincount.
     count, labels = cv2.connectedComponents(binary, connectivity=8)
-    if count <= 1:
-        return labels, count, []
+    if count <= 2:  # no ink, or one stroke: nothing to weigh it against (a canvas' usual case)
+        return labels, count, list(range(1, count))
     areas = np.bincount(labels.ravel(), minlength=count)[1:]
     kept = [int(label) + 1 for label in np.flatnonzero(areas >= config.speck_ratio * areas.max())]
     return labels, count, kept
@@ -204,6 +204,12 @@ def ink_components(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
 def components_mask(labels: np.ndarray, count: int, chosen) -> np.ndarray:
     """uint8 mask of the chosen component ids (a lookup table: one pass over the image)."""
+    chosen = sorted(chosen)
+    # One comparison is a tenth of the gather's time on a 280x280 canvas, the same 0s and 1s.
+    if chosen == list(range(1, count)):
+        return np.greater(labels, 0).view(np.uint8)
+    if len(chosen) == 1:
+        return np.equal(labels, chosen[0]).view(np.uint8)
     lookup = np.zeros(count, np.uint8)
     lookup[list(chosen)] = 1
     return lookup[labels]
