@@ -1,11 +1,11 @@
 """Serving runtime: a trained network exported to ONNX (see :mod:`mnist_core.export`), run by
 ONNX Runtime. The app, the CLI's ``predict`` and ``evaluate`` read digits through this module
-alone, so none of them imports TensorFlow (~2.5 s and ~450 MB of a process that only reads).
+alone, so none of them imports TensorFlow (3 s and ~400 MB of a process that only reads).
 
-ONNX Runtime over LiteRT, measured on this 2-core machine (docs/performance.md): both read one
-digit in ~0.1 ms and agree with Keras to 2e-6; ONNX Runtime reads 10,000 MNIST digits 25%
-faster in batches and its ``run`` may be called from many threads at once (Streamlit sessions
-are threads), where a LiteRT interpreter serves one thread at a time.
+ONNX Runtime over LiteRT (benchmarks/bench_runtimes.py, docs/performance.md): both read one
+digit in ~0.1 ms and agree with Keras to 2e-6; ONNX Runtime is as fast or faster in batches,
+and its ``run`` may be called from many threads at once (Streamlit's sessions are threads),
+where a LiteRT interpreter serves one thread at a time.
 """
 
 from __future__ import annotations

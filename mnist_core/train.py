@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,6 +110,8 @@ def train(
     report(TrainingProgress(0, config.epochs, 0, 0, 0.0, (), "preparing"))
     data = load_mnist(data_path)
     dataset = build_training_set(data, config)
+    # Preprocessed into ``dataset`` now: the raw digits (55 MB) need not live through training.
+    data = replace(data, x_train=data.x_train[:0], x_test=data.x_test[:0])
     keras.utils.set_random_seed(config.seed)
     collected = _corrections(config)
     classes = 11 if config.not_digits else 10
@@ -161,8 +163,10 @@ def train(
 def _fit(config, dataset, collected: dict, classes: int, started, report, should_stop):
     """Fit a new model on the fitting digits and the collected corrections, measured on the
     held-out digits after each epoch: (model, its _ProgressBridge, digits fitted)."""
-    x_fit = np.concatenate([dataset.x_fit, collected["x_train"]])
-    y_fit = np.concatenate([dataset.y_fit, collected["y_train"]])
+    x_fit, y_fit = dataset.x_fit, dataset.y_fit
+    if len(collected["x_train"]):  # a copy of the 64,000 fitting digits only when it grows
+        x_fit = np.concatenate([x_fit, collected["x_train"]])
+        y_fit = np.concatenate([y_fit, collected["y_train"]])
     batches = _Batches(x_fit, y_fit, config, classes)
     model = _compiled_model(config, classes, len(batches) * config.epochs)
     bridge = _ProgressBridge(config, len(batches), started, report, should_stop)
