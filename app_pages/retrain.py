@@ -28,6 +28,8 @@ from mnist_core.registry import PromotionError
 
 DEFAULTS = TrainConfig()
 CUSTOM = "custom"  # the preset chooser's last choice: every setting by hand
+# Said when the database fails: never its error's text, which may name its host and user.
+UNREACHABLE = "the database cannot be reached"
 MNIST_TRAINING_DIGITS = 60_000  # MNIST's training set; the last share of it is held out
 HELD_OUT_DIGITS = round(MNIST_TRAINING_DIGITS * DEFAULTS.validation_split)
 FITTING_DIGITS = MNIST_TRAINING_DIGITS - HELD_OUT_DIGITS
@@ -97,13 +99,25 @@ def live_run(run_id: str) -> None:
             f"{duration(progress.get('remaining_s'))} left",
         )
     if is_admin() and st.button("Cancel training", key="retrain_cancel"):
-        jobs().cancel(run_id)
-        st.toast("Training cancelled; the active model is unchanged.")
+        try:
+            jobs().cancel(run_id)
+        except UNAVAILABLE:
+            st.error(f"Not cancelled: {UNREACHABLE}. Try again in a moment.")
+        else:
+            st.toast("Training cancelled; the active model is unchanged.")
     curves(progress.get("history", []))
 
 
+def running_run() -> str | None:
+    """The run in progress on any replica, or None (also when the database cannot say)."""
+    try:
+        return jobs().running()
+    except UNAVAILABLE:
+        return None
+
+
 def watch_section() -> None:
-    running = jobs().running()
+    running = running_run()
     watching = st.session_state.get("retrain_watching")
     if running is None:
         if watching is not None:  # it just ended: refresh the whole page once (history, sidebar)
@@ -242,7 +256,7 @@ def training_form() -> None:
             f"Include the {collected} collected corrections "
             f"({DEFAULTS.corrections_holdout:.0%} held out to measure on)"
             if collected is not None
-            else "Include the collected corrections (unavailable: the database cannot be reached)",
+            else f"Include the collected corrections (unavailable: {UNREACHABLE})",
             value=False,
             disabled=not collected,
             key="retrain_use_corrections",
@@ -285,6 +299,8 @@ def training_form() -> None:
             f"Cannot write to the run folder {registry().home}: {error.strerror or error}. "
             "Drawing and uploads still work."
         )
+    except UNAVAILABLE:  # its text may name the database's host: not shown
+        st.error(f"Training is unavailable: {UNREACHABLE}. Drawing and uploads still work.")
     else:
         st.session_state["retrain_watching"] = run_id
         st.session_state["retrain_history_select"] = run_id
@@ -446,6 +462,8 @@ def run_details(run_id: str, active_id: str) -> None:
             registry().promote(run_id)
         except (PromotionError, OSError) as error:
             st.error(f"Not promoted: {error}")
+        except UNAVAILABLE:
+            st.error(f"Not promoted: {UNREACHABLE}. The active model is unchanged.")
         else:
             st.toast(f"{model_label(run_id)} is now active for everyone.")
             st.rerun()
@@ -453,7 +471,11 @@ def run_details(run_id: str, active_id: str) -> None:
 
 def history_section(active_id: str) -> None:
     st.subheader("Models")
-    run_ids = registry().run_ids()[::-1]  # newest first; the bundled model last
+    try:
+        run_ids = registry().run_ids()[::-1]  # newest first; the bundled model last
+    except UNAVAILABLE:
+        st.warning(f"Past runs cannot be listed now: {UNREACHABLE}.")
+        return
     if st.session_state.get("retrain_history_select") not in run_ids:
         st.session_state["retrain_history_select"] = run_ids[0]
     run_id = st.selectbox("Model", run_ids, format_func=model_label, key="retrain_history_select")
@@ -474,7 +496,7 @@ def collected_section() -> None:
     total = collected_count()
     if total is None:
         st.subheader("Collected corrections")
-        st.warning("The corrections cannot be read now: the database cannot be reached.")
+        st.warning(f"The corrections cannot be read now: {UNREACHABLE}.")
         return
     st.subheader(f"Collected corrections ({total})")
     if not total:
@@ -513,7 +535,7 @@ _, active_id, _ = active_classifier()
 if admin_password() is not None and not is_admin():
     st.info("Training, promoting and rolling back are protected on this server.")
     admin_login_form("retrain_login")
-watching = jobs().running() is not None
+watching = running_run() is not None
 st.fragment(run_every=1.0 if watching else None)(watch_section)()
 if not watching and is_admin():
     training_form()

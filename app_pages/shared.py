@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from mnist_core import DigitClassifier, Prediction
+from mnist_core import DigitClassifier, Prediction, legacy
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.config import ADMIN_PASSWORD
 from mnist_core.corrections import CorrectionStore
@@ -56,7 +56,9 @@ def hide_from_garbage_collector() -> None:
 
 
 def registry() -> ModelRegistry:
-    return ModelRegistry()
+    found = ModelRegistry()
+    legacy.import_once(found)  # once per process: an app home from before the database
+    return found
 
 
 def jobs() -> TrainingJobs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -61,8 +62,12 @@ def _add_train(commands) -> None:
         default="models/mnist_cnn.keras",
         help="model path; its ONNX export (what the app serves) and JSON record go beside it",
     )
-    train.add_argument("--progress-file", help="also write live progress to this JSON file")
-    train.add_argument("--stop-file", help="cancel the run when this file appears")
+    train.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        help="the app's run: report progress to its database ($MNIST_DATABASE_URL) as RUN_ID, "
+        "stop when a cancel is asked there, and store the model there when it completes",
+    )
     train.add_argument(
         "--background",
         action="store_true",
@@ -128,37 +133,34 @@ def run_train(arguments) -> int:
     resources = BACKGROUND_TRAINING if arguments.background else TrainResources()
     # Before importing TensorFlow: the threads it starts inherit the priority.
     lower_priority(resources.nice)
-    from .jobs import ProgressFile
-    from .train import train
-
     preset = TRAIN_PRESETS["quick"].overrides() if arguments.quick else {}
     config = replace(DEFAULTS, **{**preset, **given_settings(arguments)})
     bar = _ProgressBar()
-    progress_file = (
-        ProgressFile(arguments.progress_file, config) if arguments.progress_file else None
-    )
+    report = _run_report(arguments.run, config)
+    # Entered before TensorFlow's import (seconds): the app's starter waits for our lock.
+    with report if report is not None else contextlib.nullcontext():
+        from .train import train
 
-    def on_progress(progress):
-        bar(progress)
-        if progress_file is not None:
-            progress_file(progress)
+        def on_progress(progress):
+            bar(progress)
+            if report is not None:
+                report(progress)
 
-    stop_file = Path(arguments.stop_file) if arguments.stop_file else None
-    try:
-        result = train(
-            config,
-            arguments.output,
-            arguments.data,
-            on_progress=on_progress,
-            should_stop=stop_file.exists if stop_file else None,
-            resources=resources,
-        )
-    except Exception as error:
-        if progress_file is not None:
-            progress_file.finish("failed", error=str(error))
-        raise
-    if progress_file is not None:
-        progress_file.finish(result.status, result.record)
+        try:
+            result = train(
+                config,
+                arguments.output,
+                arguments.data,
+                on_progress=on_progress,
+                should_stop=report.should_stop if report is not None else None,
+                resources=resources,
+            )
+        except Exception as error:
+            if report is not None:
+                report.finish("failed", error=str(error))
+            raise
+        if report is not None:
+            report.finish(result.status, result.record, model_path=result.model_path)
     print(file=sys.stderr)
     for epoch, logs in enumerate(result.record["history"], 1):
         print(f"epoch {epoch}: " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()))
@@ -170,6 +172,16 @@ def run_train(arguments) -> int:
         f"{result.record['duration_s']:.0f} s -> {result.model_path}"
     )
     return 0
+
+
+def _run_report(run_id: str | None, config):
+    """The app's run ``run_id`` in the registry the environment names, or None."""
+    if run_id is None:
+        return None
+    from .registry import ModelRegistry
+    from .run_report import RunReport
+
+    return RunReport(ModelRegistry(), run_id, config)
 
 
 def run_train_numbers(arguments) -> int:

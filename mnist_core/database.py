@@ -24,6 +24,7 @@ from .config import APP_HOME, DATABASE_URL
 
 DEFAULT_FILE = "app.sqlite"  # in the app home, beside the runs
 BUSY_TIMEOUT_S = 30  # how long a SQLite write waits for another's before it gives up
+CONNECT_TIMEOUT_S = 5  # how long a connection to a database server may take
 # pg_advisory_xact_lock key serialising migrations across replicas ("mnist" as an integer).
 MIGRATION_LOCK = 0x6D6E697374
 _READ_ONLY = "mnist_read_only"  # execution option of reading()'s connections
@@ -42,6 +43,45 @@ corrections = sa.Table(
     sa.Column("original", sa.LargeBinary),  # PNG, at most 512 px
 )
 
+# The model registry (registry.py): one row per training run, its live progress and its final
+# record as JSON, the heartbeat of the process training it and the fleet's cancel request.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("progress", sa.Text),  # JSON: status, phase, epoch, history...
+    sa.Column("record", sa.Text),  # JSON: config, curves, test accuracy; set when it ends
+    sa.Column("heartbeat_at", sa.Float),  # Unix time of the training process' last sign of life
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+# A completed run's files: "onnx" (what the app serves), "keras" (the training format). Written
+# once, with the record, in the transaction that completes the run; never changed after.
+model_files = sa.Table(
+    "model_files",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.Text, nullable=False),  # what replicas cache the file by
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
+# One row (slot 1): the run whose model every replica serves ("bundled": the shipped one).
+active_model = sa.Table(
+    "active_model",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+)
+# One row (slot 1) once a run has started: the latest run and the process training it.
+training = sa.Table(
+    "training",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),  # the machine (replica) it runs on
+    sa.Column("pid", sa.Integer, nullable=False),
+)
+ONE_ROW = 1  # the slot of the one-row tables
+
 schema_version = sa.Table(
     "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
 )
@@ -54,10 +94,16 @@ def _create(*tables: sa.Table) -> Callable[[sa.Connection], None]:
     return migrate
 
 
+def _create_registry(connection: sa.Connection) -> None:
+    metadata.create_all(connection, tables=[runs, model_files, active_model, training])
+    connection.execute(active_model.insert().values(slot=ONE_ROW, run_id="bundled"))
+
+
 # Applied in order, each once; a database at version N has had the first N. Append, never edit:
 # a deployed database already ran the ones above.
 MIGRATIONS: list[Callable[[sa.Connection], None]] = [
     _create(corrections),
+    _create_registry,
 ]
 
 
@@ -104,7 +150,10 @@ def _create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # pool_pre_ping: a connection the server closed (a restart) is replaced, not an error.
-        return sa.create_engine(url, pool_pre_ping=True)
+        # connect_timeout: a server that does not answer fails a page in seconds, not minutes.
+        return sa.create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     created = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
@@ -148,6 +197,14 @@ def _use_write_ahead_log(dbapi_connection) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def now(bound: sa.Engine | sa.Connection) -> sa.ColumnElement[float]:
+    """The database's clock in Unix seconds, as SQL: every replica's heartbeat is written and
+    judged by this one clock, whatever the machines' own say."""
+    if is_sqlite(bound):
+        return sa.literal_column("(julianday('now') - 2440587.5) * 86400.0", sa.Float)
+    return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
 
 
 @contextmanager

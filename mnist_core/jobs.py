@@ -1,18 +1,24 @@
-"""Training runs in their own process, one at a time for the whole server.
+"""Training runs in their own process, one at a time for the whole fleet.
 
-The app starts ``python -m mnist_core train`` as a child in a new session: a Streamlit rerun, a
-closed tab or a crash of the training cannot touch the app, and the app's death does not kill a
-run. The child reports through ``progress.json``; cancelling kills its process group. An
-exclusive ``flock`` on ``train.lock`` makes "is one running? if not, start" atomic across
-sessions, threads and processes.
+The app starts ``python -m mnist_core train --run RUN_ID`` as a child in a new session: a
+Streamlit rerun, a closed tab or a crash of the training cannot touch the app, and the app's
+death does not kill a run. The child reports its progress and a heartbeat to the database
+(run_report.py), so every replica shows it; cancelling kills its process group when it runs
+here, and otherwise asks it, through the database, to stop after its batch.
+
+"Is one running? if not, start" is atomic for the fleet: on PostgreSQL an advisory start lock,
+and a run lock the child holds until it dies (training_lock.py); on SQLite (one machine) an
+exclusive ``flock`` on ``train.lock`` and the child's pid.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,14 +28,20 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from .config import TrainConfig, validate_config
-from .config_flags import command_line
-from .registry import ModelRegistry, read_json, write_json_atomically
+import sqlalchemy as sa
 
-# glibc gives each of TensorFlow's threads its own malloc arena; two arenas keep the freed
-# memory of one batch for the next. Measured on the Quick preset: peak RSS 1,289 -> 1,040 MB,
-# training itself unchanged (the same code, only the allocator differs).
+from . import database, training_lock
+from .config import APP_HOME, DATABASE_URL, TrainConfig, validate_config
+from .config_flags import command_line
+from .database import ONE_ROW, runs, training
+from .registry import ModelRegistry
+
+# glibc gives each of TensorFlow's threads its own malloc arena, each holding on to what its
+# thread freed; with two, one batch's freed memory serves the next (docs/performance.md).
 TRAINING_CHILD_ENV = {"MALLOC_ARENA_MAX": "2"}
+# A run whose process has not written a heartbeat for this long has stopped answering (the
+# child writes one every run_report.HEARTBEAT_S = 5 s, whatever it is doing).
+HEARTBEAT_TIMEOUT_S = 60
 
 _children: dict[int, subprocess.Popen] = {}  # reaped by a thread each, so pids do not linger
 
@@ -48,36 +60,81 @@ class TrainingJobs:
     def __init__(self, registry: ModelRegistry, data_path: str | None = None):
         self.registry = registry
         self.data_path = data_path  # None: the child uses $MNIST_DATA or Keras' download
-        self.current_file = registry.home / "current.json"
+
+    @property
+    def _fleet(self) -> bool:
+        """PostgreSQL: replicas on other machines may train, and the locks are the database's."""
+        return not database.is_sqlite(self.registry.engine)
 
     @contextmanager
     def _exclusive(self):
+        """Hold the start lock; yields the connection (PostgreSQL, its transaction holds the
+        lock) or None (SQLite: the file lock)."""
+        if self._fleet:
+            with self.registry.engine.begin() as connection:
+                training_lock.take_start_lock(connection)
+                yield connection
+            return
         self.registry.home.mkdir(parents=True, exist_ok=True)
         with open(self.registry.home / "train.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                yield None
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def running(self) -> str | None:
-        """The id of the run in progress, or None. Marks runs whose process died as failed."""
-        current = read_json(self.current_file) if self.current_file.exists() else None
-        if not current or "run_id" not in current:
+    def current(self, connection: sa.Connection | None = None) -> dict | None:
+        """The latest run and its process: {"run_id", "host", "pid"}, or None before any."""
+        query = sa.select(training.c.run_id, training.c.host, training.c.pid).where(
+            training.c.slot == ONE_ROW
+        )
+        if connection is not None:
+            row = connection.execute(query).first()
+        else:
+            with database.reading(self.registry.engine) as reader:
+                row = reader.execute(query).first()
+        return None if row is None else dict(row._mapping)
+
+    def running(self, connection: sa.Connection | None = None) -> str | None:
+        """The id of the run in progress anywhere, or None. Marks a run whose process died (or
+        stopped answering) as failed."""
+        current = self.current(connection)
+        if current is None:
             return None
         run_id = current["run_id"]
-        progress = self.registry.progress(run_id)
-        if progress.get("status") not in (None, "starting", "running"):
+        if self.registry.progress(run_id).get("status") not in (None, "starting", "running"):
             return None
-        if _alive(int(current.get("pid", -1))):
+        reason = self._why_dead(current, connection)
+        if reason is None:
             return run_id
-        self._mark_failed(run_id, "the training process stopped unexpectedly")
+        self._end(run_id, "failed", reason)
         return None
 
-    def _mark_failed(self, run_id: str, reason: str) -> None:
+    def _why_dead(self, current: dict, connection: sa.Connection | None) -> str | None:
+        """None while the run's process lives; otherwise why we think it does not."""
+        if not self._fleet:
+            alive = _alive(int(current["pid"]))
+            return None if alive else "the training process stopped unexpectedly"
+        with _connection(self.registry.engine, connection) as reader:
+            holder = training_lock.run_lock_holder(reader)
+            if holder is None:
+                return "the training process stopped unexpectedly"
+            silent_s = reader.execute(
+                sa.select(database.now(reader) - runs.c.heartbeat_at).where(
+                    runs.c.run_id == current["run_id"]
+                )
+            ).scalar()
+            if silent_s is None or silent_s < HEARTBEAT_TIMEOUT_S:
+                return None
+            training_lock.end_holder(reader, holder)
+        return f"the training process stopped answering ({silent_s:.0f} s without a heartbeat)"
+
+    def _end(self, run_id: str, status: str, reason: str | None = None) -> None:
         progress = self.registry.progress(run_id)
-        progress.update(status="failed", error=reason)
-        write_json_atomically(self.registry.run_dir(run_id) / "progress.json", progress)
+        progress["status"] = status
+        if reason is not None:
+            progress["error"] = reason
+        self.registry.finish_run(run_id, progress, only_if_unfinished=True)
 
     def start(self, config: TrainConfig) -> str:
         """Start a run and return its id.
@@ -85,60 +142,80 @@ class TrainingJobs:
         Raises
         ------
         TrainingBusy
-            When a run is already in progress (for anyone on this server).
+            When a run is already in progress (for anyone on any replica).
         ValueError
             When ``config`` is out of bounds.
         OSError
             When the run folder cannot be written (read-only or full disk).
         """
         validate_config(config)
-        with self._exclusive():
-            running = self.running()
+        with self._exclusive() as connection:
+            running = self.running(connection)
             if running is not None:
                 raise TrainingBusy(running)
             run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
             run_dir = self.registry.run_dir(run_id)
             run_dir.mkdir(parents=True)
-            write_json_atomically(
-                run_dir / "progress.json", {"status": "starting", "config": asdict(config)}
-            )
-            child = subprocess.Popen(
-                _command(config, run_dir, self.data_path),
-                stdin=subprocess.DEVNULL,
-                stdout=open(run_dir / "log.txt", "wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=Path(__file__).parent.parent,
-                env={**os.environ, **TRAINING_CHILD_ENV},
-            )
-            _children[child.pid] = child
-            threading.Thread(target=_reap, args=(child,), daemon=True).start()
-            write_json_atomically(self.current_file, {"run_id": run_id, "pid": child.pid})
+            progress = {"status": "starting", "config": asdict(config)}
+            with _connection(self.registry.engine, connection, write=True) as writer:
+                self.registry.create_run(run_id, progress, writer)
+            child = self._spawn(config, run_id, run_dir)
+            with _connection(self.registry.engine, connection, write=True) as writer:
+                _set_current(writer, run_id, child.pid)
+            if connection is not None and not training_lock.await_holder(
+                connection, lambda: child.poll() is not None
+            ):
+                # The child died (or hung) before it held the run lock: nothing runs.
+                _kill(child.pid)
+                progress.update(status="failed", error="the training process did not start")
+                failed = runs.update().where(runs.c.run_id == run_id)
+                connection.execute(failed.values(progress=json.dumps(progress)))
         return run_id
 
-    def cancel(self, run_id: str) -> None:
-        """Stop the run now and mark it cancelled.
+    def _spawn(self, config: TrainConfig, run_id: str, run_dir: Path) -> subprocess.Popen:
+        # The child finds this registry through its environment, never its command line: a
+        # database password must not show in the process list.
+        env = {
+            **os.environ,
+            **TRAINING_CHILD_ENV,
+            APP_HOME.name: str(self.registry.home),
+            DATABASE_URL.name: self.registry.database_url,
+        }
+        child = subprocess.Popen(
+            _command(config, run_id, run_dir, self.data_path),
+            stdin=subprocess.DEVNULL,
+            stdout=open(run_dir / "log.txt", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=Path(__file__).parent.parent,
+            env=env,
+        )
+        _children[child.pid] = child
+        threading.Thread(target=_reap, args=(child,), daemon=True).start()
+        return child
 
-        Its process group is killed rather than asked to stop after its batch: at the lowest
-        priority on a busy server a batch took seconds to end. A kill loses nothing, as a run
-        writes its model only when it completes, atomically, and promotes nothing by itself."""
-        with self._exclusive():
-            # Also a stop request, for a child this process cannot signal (another user's).
-            (self.registry.run_dir(run_id) / "cancel").touch()
-            if self.running() != run_id:
+    def cancel(self, run_id: str) -> None:
+        """Stop the run and mark it cancelled.
+
+        Here, its process group is killed rather than asked to stop after its batch: at the
+        lowest priority on a busy server a batch took seconds to end. A kill loses nothing, as
+        a run stores its model only when it completes, in one transaction, and promotes nothing
+        by itself. A run on another replica is asked through the database and stops after its
+        current batch."""
+        self.registry.request_cancel(run_id)
+        with self._exclusive() as connection:
+            if self.running(connection) != run_id:
                 return  # not running: nothing to stop
-            pid = int(read_json(self.current_file)["pid"])
-            try:
-                os.killpg(pid, signal.SIGKILL)  # its own session: the group is the child's
-            except (ProcessLookupError, PermissionError):
+            current = self.current(connection)
+            if current["host"] != socket.gethostname():
+                return  # another replica's child: it reads the request within a second
+            pid = int(current["pid"])
+            if not _kill(pid):
                 return
             child = _children.get(pid)
             if child is not None:
                 child.wait(timeout=10)
-            progress = self.registry.progress(run_id)
-            if progress.get("status") in ("starting", "running"):  # it may have just ended
-                progress.update(status="cancelled")
-                write_json_atomically(self.registry.run_dir(run_id) / "progress.json", progress)
+        self._end(run_id, "cancelled")  # unless it had just ended by itself
 
     def wait(self, run_id: str, timeout_s: float = 600) -> dict:
         """Block until the run ends (for tests and scripts); returns its final progress."""
@@ -150,7 +227,27 @@ class TrainingJobs:
         raise TimeoutError(f"run {run_id} still running after {timeout_s} s")
 
 
-def _command(config: TrainConfig, run_dir: Path, data_path: str | None) -> list[str]:
+@contextmanager
+def _connection(engine: sa.Engine, given: sa.Connection | None, write: bool = False):
+    """``given`` (the start lock's transaction), else a connection of our own."""
+    if given is not None:
+        yield given
+    elif write:
+        with engine.begin() as own:
+            yield own
+    else:
+        with database.reading(engine) as own:
+            yield own
+
+
+def _set_current(connection: sa.Connection, run_id: str, pid: int) -> None:
+    values = {"run_id": run_id, "host": socket.gethostname(), "pid": pid}
+    moved = connection.execute(training.update().where(training.c.slot == ONE_ROW).values(values))
+    if moved.rowcount == 0:
+        connection.execute(training.insert().values(slot=ONE_ROW, **values))
+
+
+def _command(config: TrainConfig, run_id: str, run_dir: Path, data_path: str | None) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -159,15 +256,22 @@ def _command(config: TrainConfig, run_dir: Path, data_path: str | None) -> list[
         *command_line(config),
         "--output",
         str(run_dir / "model.keras"),
-        "--progress-file",
-        str(run_dir / "progress.json"),
-        "--stop-file",
-        str(run_dir / "cancel"),
+        "--run",
+        run_id,
         "--background",
     ]
     if data_path:
         command += ["--data", str(data_path)]
     return command
+
+
+def _kill(pid: int) -> bool:
+    """Kill the child's process group (its own session: the group is the child's)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _reap(child: subprocess.Popen) -> None:
@@ -192,53 +296,3 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return True
-
-
-class ProgressFile:
-    """The child's side of the protocol: training progress -> ``progress.json`` (twice a second
-    at most, atomically), and the final status with the record's summary."""
-
-    def __init__(self, path: str | os.PathLike, config: TrainConfig):
-        self.path, self.config = Path(path), config
-        self.last_written = 0.0
-
-    def __call__(self, progress) -> None:
-        now = time.monotonic()
-        if (
-            progress.phase == "training"
-            and progress.batch != progress.batches
-            and (now - self.last_written < 0.5)
-        ):
-            return
-        self.last_written = now
-        write_json_atomically(
-            self.path,
-            {
-                "status": "running",
-                "phase": progress.phase,
-                "config": asdict(self.config),
-                "epoch": progress.epoch,
-                "epochs": progress.epochs,
-                "batch": progress.batch,
-                "batches": progress.batches,
-                "fraction": progress.fraction,
-                "elapsed_s": progress.elapsed_s,
-                "remaining_s": progress.remaining_s,
-                "history": list(progress.history),
-                "pid": os.getpid(),
-            },
-        )
-
-    def finish(self, status: str, record: dict | None = None, error: str | None = None) -> None:
-        payload = read_json(self.path) or {}
-        payload.update(
-            status=status,
-            config=asdict(self.config),
-            fraction=1.0 if status == "completed" else payload.get("fraction", 0.0),
-        )
-        if record is not None:
-            payload["history"] = record.get("history", [])
-            payload["test_accuracy"] = record.get("test_accuracy")
-        if error is not None:
-            payload["error"] = error
-        write_json_atomically(self.path, payload)

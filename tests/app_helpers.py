@@ -1,24 +1,27 @@
 """Driving the Streamlit app in tests: a stand-in for the drawing canvas, a run of the app
-through AppTest, the draw page's controls and answers, and a finished run on disk."""
+through AppTest, the draw page's controls and answers, and a finished run in the registry."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 import types
 from pathlib import Path
 from unittest import mock
 
+# Imported here, before any FakeCanvas: mock.patch.dict(sys.modules) drops on exit every module
+# first imported inside it, and a SQLAlchemy imported afresh by the next run mixes with the
+# objects of the dropped one (KeyError: comma_op, "No such event 'connect'"); so would
+# PostgreSQL's driver, whose errors SQLAlchemy would then no longer recognise and wrap.
 import numpy as np
+import psycopg  # noqa: F401
+import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 from helpers import PROJECT_ROOT, SAMPLE
 from streamlit.testing.v1 import AppTest
 
-# Imported here, before any FakeCanvas: mock.patch.dict(sys.modules) drops on exit every module
-# first imported inside it, and a SQLAlchemy imported afresh by the next run mixes with the
-# objects of the dropped one (KeyError: comma_op, "No such event 'connect'").
 import mnist_core.corrections  # noqa: F401
+from mnist_core import database
 from mnist_core.classifier import BUNDLED_MODEL
+from mnist_core.registry import SERVED, ModelRegistry, RegistryConfig
 
 FAKE_RUN = "20250101-120000-beef"  # a run id in the registry's format
 
@@ -86,12 +89,6 @@ def reading_line(app: AppTest) -> str:
 def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str:
     """A finished, promotable run (a copy of the bundled model, or the given bytes); ``fields``
     are added to its record."""
-    run_dir = home / "runs" / FAKE_RUN
-    run_dir.mkdir(parents=True)
-    if model_bytes is None:
-        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.onnx")
-    else:
-        (run_dir / "model.onnx").write_bytes(model_bytes)
     record = {
         "status": "completed",
         "config": {"arch": "compact", "epochs": 1, "batch_size": 256, "augment": True},
@@ -103,6 +100,15 @@ def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str
         "confusion_matrix": np.eye(10, dtype=int).tolist(),
         **fields,
     }
-    (run_dir / "model.json").write_text(json.dumps(record))
-    (run_dir / "progress.json").write_text(json.dumps({"status": "completed"}))
+    model = BUNDLED_MODEL.read_bytes() if model_bytes is None else model_bytes
+    registry = ModelRegistry(RegistryConfig(home=home))
+    registry.finish_run(FAKE_RUN, {"status": "completed"}, record, {SERVED: model})
     return FAKE_RUN
+
+
+def point_at(home: Path, run_id: str) -> None:
+    """Make ``run_id`` active the way no promotion would: straight in the database (a model
+    that broke after its promotion, or a pointer damaged by hand)."""
+    registry = ModelRegistry(RegistryConfig(home=home))
+    with registry.engine.begin() as connection:
+        connection.execute(database.active_model.update().values(run_id=run_id))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -31,3 +33,39 @@ def png_declaring_size(width: int, height: int) -> bytes:
     ihdr[0:8] = struct.pack(">II", width, height)
     crc = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
     return png[:16] + bytes(ihdr) + crc + png[33:]
+
+
+def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.2):
+    """Poll ``predicate`` until it returns something true, which is returned."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def start_at_once(job_managers: list, config) -> list[tuple[str, str]]:
+    """Press Start on every job manager at the same instant (a thread each): one
+    ("started", run id), ("busy", run id it was told) or ("error", repr) per manager."""
+    from mnist_core.jobs import TrainingBusy
+
+    barrier = threading.Barrier(len(job_managers))
+    outcomes: list = [None] * len(job_managers)
+
+    def start(slot: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[slot] = ("started", job_managers[slot].start(config))
+        except TrainingBusy as busy:
+            outcomes[slot] = ("busy", busy.run_id)
+        except Exception as error:  # noqa: BLE001 - reported by the caller's assertion
+            outcomes[slot] = ("error", repr(error))
+
+    threads = [threading.Thread(target=start, args=(slot,)) for slot in range(len(job_managers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    return outcomes

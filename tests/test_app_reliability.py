@@ -4,7 +4,6 @@ hostile uploads, an unwritable run folder and a corrupt active model."""
 from __future__ import annotations
 
 import io
-import json
 import struct
 import zlib
 
@@ -15,6 +14,7 @@ from app_helpers import (
     choose,
     completed_run,
     own_app_home,
+    point_at,
     prediction_metric,
     run_app,
 )
@@ -264,7 +264,7 @@ def test_an_unwritable_run_folder_is_reported_and_drawing_still_works(
 def test_a_truncated_active_model_falls_back_to_the_bundled_one_in_the_app(app_home, drawing):
     model = BUNDLED_MODEL.read_bytes()
     run_id = completed_run(app_home, model_bytes=model[: len(model) // 3])
-    (app_home / "active.json").write_text(json.dumps({"run_id": run_id}))
+    point_at(app_home, run_id)
     image, label = drawing
 
     app = run_app(image)
@@ -273,10 +273,37 @@ def test_a_truncated_active_model_falls_back_to_the_bundled_one_in_the_app(app_h
     warnings = [warning.value for warning in app.sidebar.warning]
     assert any("bundled" in warning and run_id in warning for warning in warnings), warnings
     assert prediction_metric(app)[0].value == str(label)
-    assert json.loads((app_home / "active.json").read_text()) == {"run_id": run_id}
+    assert ModelRegistry().active_id() == run_id  # left as it was: nothing repaired
 
     # The retrain page renders too, and still lists the broken run.
     with FakeCanvas(image):
         app.switch_page("app_pages/retrain.py").run()
     assert not app.exception
     assert any(run_id in option for option in app.selectbox(key="retrain_history_select").options)
+
+
+# --------------------------------------------------------------------------- database down
+
+
+def test_a_database_that_cannot_be_reached_leaves_drawing_working(app_home, drawing, monkeypatch):
+    """PostgreSQL down (nothing listens on its port): drawing reads digits, training and
+    corrections say they are unavailable, and the password shows nowhere."""
+    from browser import free_port
+
+    password = "do-not-show-this-pw"
+    url = f"postgresql+psycopg://mnist:{password}@127.0.0.1:{free_port()}/mnist"
+    monkeypatch.setenv("MNIST_DATABASE_URL", url)
+    image, label = drawing
+
+    app = run_app(image)
+    assert not app.exception
+    assert prediction_metric(app)[0].value == str(label)
+    warnings = [warning.value for warning in app.sidebar.warning]
+    assert any("cannot be read" in warning for warning in warnings), warnings
+
+    with FakeCanvas(image):
+        app.switch_page("app_pages/retrain.py").run()
+    assert not app.exception
+    shown = " ".join(element.value for element in [*app.warning, *app.error])
+    assert "cannot be reached" in shown
+    assert password not in str(app)

@@ -6,7 +6,6 @@ its screenshots land in test-artifacts/layout_<state>_<width>x<height>.png."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import signal
 import subprocess
@@ -258,9 +257,11 @@ def test_layout_retrain_idle(retrain_page):
     check_every_size(retrain_page, "retrain_idle")
 
 
-def write_json(path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload))
+def server_registry(server_home):
+    """The app server's registry (its database in its app home)."""
+    from mnist_core.registry import ModelRegistry, RegistryConfig
+
+    return ModelRegistry(RegistryConfig(home=server_home))
 
 
 EPOCHS = [
@@ -272,11 +273,16 @@ EPOCHS = [
 
 @pytest.fixture(scope="module")
 def live_run(server_home):
-    """A run in progress as the training process reports one: its progress file and, in
-    current.json, a live process (a sleeper standing in for the training child)."""
+    """A run in progress as the training process reports one: its progress in the database
+    and, as the latest run's process, a live one (a sleeper standing in for the child)."""
+    import socket
+
+    from mnist_core.database import training
+
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    write_json(
-        server_home / "runs" / LIVE_RUN / "progress.json",
+    registry = server_registry(server_home)
+    registry.create_run(
+        LIVE_RUN,
         {
             "status": "running",
             "phase": "training",
@@ -290,7 +296,13 @@ def live_run(server_home):
             "history": EPOCHS,
         },
     )
-    write_json(server_home / "current.json", {"run_id": LIVE_RUN, "pid": sleeper.pid})
+    with registry.engine.begin() as connection:
+        connection.execute(training.delete())
+        connection.execute(
+            training.insert().values(
+                slot=1, run_id=LIVE_RUN, host=socket.gethostname(), pid=sleeper.pid
+            )
+        )
     yield sleeper
     sleeper.send_signal(signal.SIGKILL)
     sleeper.wait()
@@ -305,8 +317,6 @@ def test_layout_retrain_running(retrain_page, live_run):
 
 def test_layout_retrain_finished(retrain_page, live_run, server_home):
     """The run ends: its record and model land, the process exits; the page shows the results."""
-    run_dir = server_home / "runs" / LIVE_RUN
-    shutil.copyfile(BUNDLED_MODEL, run_dir / "model.keras")
     with np.load(SAMPLE) as sample:
         labels = sample["y_test"][:9]
     confusion = np.diag([98, 113, 102, 100, 97, 88, 95, 101, 96, 99])
@@ -330,8 +340,12 @@ def test_layout_retrain_finished(retrain_page, live_run, server_home):
         "misclassified": [[index, int(label + 1) % 10] for index, label in enumerate(labels)],
         "data_source": str(SAMPLE),
     }
-    write_json(run_dir / "model.json", record)
-    write_json(run_dir / "progress.json", {"status": "completed", "history": EPOCHS})
+    server_registry(server_home).finish_run(
+        LIVE_RUN,
+        {"status": "completed", "history": EPOCHS},
+        record,
+        {"onnx": BUNDLED_MODEL.read_bytes()},
+    )
     live_run.send_signal(signal.SIGKILL)
     live_run.wait()
     retrain_page.get_by_role("button", name="Make run").wait_for(timeout=30_000)
@@ -345,8 +359,8 @@ def test_layout_retrain_finished(retrain_page, live_run, server_home):
 def test_layout_retrain_failed(retrain_page, server_home):
     """A run that could not get MNIST (offline, no local copy): the error as the process
     wrote it."""
-    write_json(
-        server_home / "runs" / FAILED_RUN / "progress.json",
+    server_registry(server_home).finish_run(
+        FAILED_RUN,
         {
             "status": "failed",
             "error": "could not download MNIST (URLError: <urlopen error [Errno -3] Temporary "

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,20 +25,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import PROJECT_ROOT, SAMPLE, png_declaring_size
+import sqlalchemy as sa
+from helpers import PROJECT_ROOT, SAMPLE, png_declaring_size, start_at_once, wait_for
 from PIL import Image
 
 import mnist_core.jobs as jobs_module
-from mnist_core import DigitClassifier, InvalidImageError
+from mnist_core import DigitClassifier, InvalidImageError, database
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.config import TrainConfig, VerdictConfig
-from mnist_core.jobs import TrainingBusy, TrainingJobs
+from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import (
     BUNDLED_ID,
+    SERVED,
     ModelRegistry,
     PromotionError,
     RegistryConfig,
-    read_json,
 )
 from mnist_core.renderings import canvas_drawing, paper_photo, png_bytes
 
@@ -55,15 +55,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def tree_hashes(root: Path) -> dict[str, str]:
-    """Every file under ``root`` (relative path -> sha256): any write shows up as a difference."""
-    return {
-        str(path.relative_to(root)): sha256(path)
-        for path in sorted(Path(root).rglob("*"))
-        if path.is_file()
-    }
-
-
 def new_run_id() -> str:
     """An id in the registry's format (YYYYMMDD-HHMMSS-xxxx)."""
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
@@ -75,30 +66,27 @@ def fake_run(
     progress: dict | None = None,
     model_bytes: bytes | None = None,
 ) -> str:
-    """A run folder made by hand: a model file (default: a copy of the bundled one), its record
-    and progress."""
+    """A run made by hand: a model (default: a copy of the bundled one), its record and
+    progress, stored as a finishing training process stores them."""
     run_id = new_run_id()
-    run_dir = registry.run_dir(run_id)
-    run_dir.mkdir(parents=True)
-    if model_bytes is None:
-        shutil.copyfile(BUNDLED_MODEL, run_dir / "model.onnx")
-    else:
-        (run_dir / "model.onnx").write_bytes(model_bytes)
-    if record is not None:
-        (run_dir / "model.json").write_text(json.dumps(record))
-    if progress is not None:
-        (run_dir / "progress.json").write_text(json.dumps(progress))
+    model = BUNDLED_MODEL.read_bytes() if model_bytes is None else model_bytes
+    registry.finish_run(run_id, progress or {}, record, {SERVED: model})
     return run_id
 
 
-def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+def point_at(registry: ModelRegistry, run_id) -> None:
+    """Set the active pointer the way no promotion would: straight in the database."""
+    with registry.engine.begin() as connection:
+        connection.execute(database.active_model.update().values(run_id=run_id))
+
+
+def stored_state(registry: ModelRegistry) -> dict:
+    """Everything the registry keeps in the database: any write shows up as a difference."""
+    with database.reading(registry.engine) as connection:
+        return {
+            table.name: sorted(map(tuple, connection.execute(sa.select(table)).all()))
+            for table in (database.runs, database.model_files, database.active_model)
+        }
 
 
 def training_processes(home: Path) -> list[int]:
@@ -149,24 +137,8 @@ def bundled() -> DigitClassifier:
 
 
 def test_two_simultaneous_starts_give_one_run_and_one_busy(home):
-    barrier = threading.Barrier(2)
-    outcomes: list = [None, None]
-
-    def start(slot: int) -> None:
-        jobs = TrainingJobs(ModelRegistry(RegistryConfig(home=home)))
-        barrier.wait()
-        try:
-            outcomes[slot] = ("started", jobs.start(SHORT_RUN))
-        except TrainingBusy as busy:
-            outcomes[slot] = ("busy", busy.run_id)
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            outcomes[slot] = ("error", repr(error))
-
-    threads = [threading.Thread(target=start, args=(slot,)) for slot in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    sessions = [TrainingJobs(ModelRegistry(RegistryConfig(home=home))) for _ in range(2)]
+    outcomes = start_at_once(sessions, SHORT_RUN)
     kinds = sorted(kind for kind, _ in outcomes)
     assert kinds == ["busy", "started"], outcomes
     run_id = next(value for kind, value in outcomes if kind == "started")
@@ -175,9 +147,8 @@ def test_two_simultaneous_starts_give_one_run_and_one_busy(home):
 
     registry = ModelRegistry(RegistryConfig(home=home))
     jobs = TrainingJobs(registry)
-    assert registry.run_ids() == [BUNDLED_ID, run_id]  # one run folder
-    current = read_json(home / "current.json")
-    assert training_processes(home) == [current["pid"]]  # one child process
+    assert registry.run_ids() == [BUNDLED_ID, run_id]  # one run
+    assert training_processes(home) == [jobs.current()["pid"]]  # one child process
     assert jobs.running() == run_id
 
     jobs.cancel(run_id)
@@ -187,6 +158,7 @@ def test_two_simultaneous_starts_give_one_run_and_one_busy(home):
     assert training_processes(home) == []
     assert not (registry.run_dir(run_id) / "model.keras").exists()
     assert not (registry.run_dir(run_id) / "model.onnx").exists()
+    assert registry.model_file(run_id, SERVED) is None
 
 
 # --------------------------------------------------------------------------- killed mid-run
@@ -196,7 +168,7 @@ def test_sigkill_mid_training_is_marked_failed_and_changes_nothing_else(home):
     registry = ModelRegistry(RegistryConfig(home=home))
     jobs = TrainingJobs(registry)
     registry.promote(BUNDLED_ID)  # an explicit pointer, to check it is left alone
-    pointer_before = (home / "active.json").read_bytes()
+    pointer_before = registry.active_id()
     bundled_hash = sha256(BUNDLED_MODEL)
 
     run_id = jobs.start(LONG_RUN)
@@ -209,7 +181,7 @@ def test_sigkill_mid_training_is_marked_failed_and_changes_nothing_else(home):
         timeout_s=240,
         what="the run to reach its training phase",
     )
-    pid = read_json(home / "current.json")["pid"]
+    pid = jobs.current()["pid"]
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     # The server's reaper thread collects the dead child within milliseconds; until it has,
@@ -225,13 +197,12 @@ def test_sigkill_mid_training_is_marked_failed_and_changes_nothing_else(home):
     assert not [name for name in leftovers if "keras" in name or name.startswith("model")], (
         leftovers
     )
-    assert set(leftovers) <= {"progress.json", "log.txt"} | {
-        name for name in leftovers if name.startswith(".progress.json.")
-    }, leftovers
+    assert set(leftovers) <= {"log.txt"}, leftovers
+    assert registry.model_file(run_id, SERVED) is None
     with pytest.raises(PromotionError):
         registry.promote(run_id)
     # The live model and the bundled file are untouched, and still load.
-    assert (home / "active.json").read_bytes() == pointer_before
+    assert registry.active_id() == pointer_before
     assert sha256(BUNDLED_MODEL) == bundled_hash
     active = registry.active()
     assert (active.run_id, active.warning) == (BUNDLED_ID, None)
@@ -338,11 +309,11 @@ def completed(accuracy) -> dict:
     ],
 )
 def test_promotion_refuses_weak_or_unfinished_runs(gate, record, reason):
-    pointer = gate.active_file.read_bytes()
+    pointer = gate.active_id()
     run_id = fake_run(gate, record, {"status": (record or {}).get("status", "failed")})
     with pytest.raises(PromotionError, match=reason):
         gate.promote(run_id)
-    assert gate.active_file.read_bytes() == pointer
+    assert gate.active_id() == pointer
     assert gate.active().run_id == BUNDLED_ID
 
 
@@ -350,19 +321,19 @@ def test_promotion_refuses_weak_or_unfinished_runs(gate, record, reason):
 def test_promotion_refuses_a_record_whose_accuracy_is_not_a_number(gate, accuracy):
     """A tampered or damaged record must not slip through the accuracy gate (NaN compares
     False with everything, so ``nan < 0.9`` alone would let it pass)."""
-    pointer = gate.active_file.read_bytes()
+    pointer = gate.active_id()
     run_id = fake_run(gate, completed(accuracy))
     with pytest.raises(PromotionError):
         gate.promote(run_id)
-    assert gate.active_file.read_bytes() == pointer
+    assert gate.active_id() == pointer
 
 
 def test_promotion_refuses_a_run_whose_model_does_not_load(gate):
-    pointer = gate.active_file.read_bytes()
+    pointer = gate.active_id()
     run_id = fake_run(gate, completed(0.99), model_bytes=BUNDLED_MODEL.read_bytes()[:5000])
     with pytest.raises(PromotionError, match="does not load"):
         gate.promote(run_id)
-    assert gate.active_file.read_bytes() == pointer
+    assert gate.active_id() == pointer
 
 
 def test_promotion_accepts_a_good_run_and_rolls_back(gate):
@@ -384,7 +355,7 @@ def trained_run(tmp_path_factory):
     One epoch on the sample reaches only 20-45% test accuracy (and varies run to run: the
     augmentation workers are threads), so the gate is lowered to 0: this test is about swapping
     models, not about their quality."""
-    from mnist_core.jobs import ProgressFile
+    from mnist_core.run_report import RunReport
     from mnist_core.train import train
 
     registry = ModelRegistry(
@@ -395,7 +366,9 @@ def trained_run(tmp_path_factory):
     run_dir.mkdir(parents=True)
     result = train(SHORT_RUN, run_dir / "model.keras", SAMPLE)
     assert result.status == "completed"
-    ProgressFile(run_dir / "progress.json", SHORT_RUN).finish(result.status, result.record)
+    # Stored as the app's training process stores a completed run.
+    report = RunReport(registry, run_id, SHORT_RUN)
+    report.finish(result.status, result.record, model_path=result.model_path)
     return registry, run_id
 
 
@@ -515,8 +488,8 @@ def test_a_corrupt_active_model_falls_back_to_the_bundled_one(tmp_path, monkeypa
     monkeypatch.setenv("MNIST_APP_HOME", str(home))
     registry = ModelRegistry()
     run_id = fake_run(registry, completed(0.99), {"status": "completed"}, CORRUPT_MODELS[kind]())
-    (home / "active.json").write_text(json.dumps({"run_id": run_id}))
-    before = tree_hashes(home)
+    point_at(registry, run_id)  # promoted, then broken (a promotion would have refused it)
+    before = stored_state(registry)
     bundled_hash = sha256(BUNDLED_MODEL)
 
     # Core level: the pointer resolves, the model refuses to load with an ordinary exception.
@@ -533,22 +506,20 @@ def test_a_corrupt_active_model_falls_back_to_the_bundled_one(tmp_path, monkeypa
     digit, label = sample_digit(3)
     assert classifier.predict(png_bytes(255 - digit)).digit == label
 
-    assert tree_hashes(home) == before  # nothing repaired, deleted or rewritten
+    assert stored_state(registry) == before  # nothing repaired, deleted or rewritten
     assert sha256(BUNDLED_MODEL) == bundled_hash
 
 
 @pytest.mark.parametrize(
     "pointer",
     [
-        b"\x00\xff\xfe\x9c garbage {{{",
-        b"",
-        b'{"run_id": ',
-        b"[1, 2, 3]",
-        b'{"run_id": "../../etc/passwd"}',
-        b'{"run_id": "20250101-000000-dead"}',  # a well-formed id with no such run
-        b'{"run_id": 12345}',
-        b'{"run_id": null}',
-        b'{"run_id": ["20250101-000000-dead"]}',
+        "\x01\xff\xfe\x9c garbage {{{",
+        "",
+        '{"run_id": "20250101-000000-dead"}',
+        "../../etc/passwd",
+        "20250101-000000-dead",  # a well-formed id with no such run
+        "12345",
+        "20250101-000000-dead' OR '1'='1",
     ],
 )
 def test_an_unreadable_active_pointer_gives_the_bundled_model_with_a_warning(
@@ -557,10 +528,9 @@ def test_an_unreadable_active_pointer_gives_the_bundled_model_with_a_warning(
     from app_pages.shared import active_classifier
 
     home = tmp_path / "home"
-    home.mkdir()
     monkeypatch.setenv("MNIST_APP_HOME", str(home))
-    (home / "active.json").write_bytes(pointer)
-    before = tree_hashes(home)
+    point_at(ModelRegistry(), pointer)
+    before = stored_state(ModelRegistry())
 
     active = ModelRegistry().active()
     assert (active.run_id, active.path) == (BUNDLED_ID, BUNDLED_MODEL)
@@ -568,7 +538,7 @@ def test_an_unreadable_active_pointer_gives_the_bundled_model_with_a_warning(
     classifier, shown_id, warning = active_classifier()
     assert (classifier.path, shown_id) == (BUNDLED_MODEL, BUNDLED_ID)
     assert warning and "bundled" in warning
-    assert tree_hashes(home) == before
+    assert stored_state(ModelRegistry()) == before
 
 
 # --------------------------------------------------------------------------- bounds
@@ -601,7 +571,7 @@ def test_out_of_bounds_settings_are_refused_before_any_run_exists(home, override
         jobs.start(config)
     runs = home / "runs"
     assert not runs.exists() or list(runs.iterdir()) == []
-    assert not (home / "current.json").exists()
+    assert jobs.current() is None
     assert training_processes(home) == []
 
 

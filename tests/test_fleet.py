@@ -1,0 +1,176 @@
+"""Fleet behaviour on one PostgreSQL URL: two replicas of the app, each with its own app home
+(its own model cache and run folders) and its own registry and job manager, sharing only the
+database, as two machines behind a load balancer would.
+
+Training here uses the committed sample (MNIST_DATA), and each run started is cancelled or
+killed: the machine may be busy training for real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from helpers import SAMPLE, start_at_once, wait_for
+
+import mnist_core.jobs as jobs_module
+from mnist_core import DigitClassifier, database, training_lock
+from mnist_core.classifier import BUNDLED_MODEL
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import TrainingBusy, TrainingJobs
+from mnist_core.registry import BUNDLED_ID, SERVED, ModelRegistry, RegistryConfig
+from mnist_core.renderings import png_bytes
+
+LONG_RUN = TrainConfig(epochs=50, subset=0)  # minutes on the sample: still going when we look
+SHORT_RUN = TrainConfig(epochs=1, subset=0)
+
+
+@pytest.fixture
+def replicas(postgres_database, tmp_path, monkeypatch):
+    """Two replicas' registries on one database; at the end, any training process started
+    here and left running is killed (by its own pid)."""
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
+
+    def replica(name: str) -> ModelRegistry:
+        return ModelRegistry(
+            RegistryConfig(
+                home=tmp_path / name, min_promote_accuracy=0.9, database=postgres_database
+            )
+        )
+
+    yield replica("replica_a"), replica("replica_b")
+    for child in list(jobs_module._children.values()):
+        if child.poll() is None and str(tmp_path) in " ".join(map(str, child.args)):
+            child.kill()
+            child.wait(timeout=30)
+
+
+def lock_holder(registry: ModelRegistry) -> int | None:
+    with database.reading(registry.engine) as connection:
+        return training_lock.run_lock_holder(connection)
+
+
+def test_a_promotion_through_one_replica_is_served_by_the_other_at_its_next_reading(replicas):
+    replica_a, replica_b = replicas
+    run_id = "20250101-120000-a001"
+    model = BUNDLED_MODEL.read_bytes()
+    record = {"status": "completed", "test_accuracy": 0.99, "temperature": 1.0}
+    replica_a.finish_run(run_id, {"status": "completed"}, record, {SERVED: model})
+    assert replica_b.active().run_id == BUNDLED_ID
+
+    replica_a.promote(run_id)
+
+    served = replica_b.active()  # B's next reading
+    assert (served.run_id, served.warning) == (run_id, None)
+    assert served.path.is_relative_to(replica_b.cache_dir)  # its own copy, from the database
+    assert served.path.read_bytes() == model
+    digit = np.load(SAMPLE)["x_test"][3]
+    label = int(np.load(SAMPLE)["y_test"][3])
+    assert DigitClassifier.load(served.path).predict(png_bytes(255 - digit)).digit == label
+    # Read once: later readings reuse the file (same path, not rewritten).
+    written = served.path.stat().st_mtime_ns
+    assert replica_b.active().path == served.path
+    assert served.path.stat().st_mtime_ns == written
+
+    replica_b.promote(BUNDLED_ID)  # a rollback from B is served by A at once
+    assert replica_a.active().run_id == BUNDLED_ID
+
+
+def test_simultaneous_starts_on_two_replicas_give_one_run(replicas):
+    outcomes = start_at_once([TrainingJobs(registry) for registry in replicas], SHORT_RUN)
+    assert sorted(kind for kind, _ in outcomes) == ["busy", "started"], outcomes
+    run_id = next(value for kind, value in outcomes if kind == "started")
+    assert next(value for kind, value in outcomes if kind == "busy") == run_id
+    for registry in replicas:
+        assert registry.run_ids() == [BUNDLED_ID, run_id]
+        assert TrainingJobs(registry).running() == run_id
+    TrainingJobs(replicas[0]).cancel(run_id)
+    assert replicas[1].progress(run_id)["status"] == "cancelled"
+
+
+def test_a_run_on_one_replica_is_watched_and_cancelled_from_the_other(replicas, monkeypatch):
+    replica_a, replica_b = replicas
+    run_id = TrainingJobs(replica_a).start(LONG_RUN)
+    with pytest.raises(TrainingBusy) as busy:
+        TrainingJobs(replica_b).start(SHORT_RUN)
+    assert busy.value.run_id == run_id
+    # B shows A's live progress and curves' source, from the database.
+    wait_for(
+        lambda: replica_b.progress(run_id).get("phase") == "training",
+        timeout_s=240,
+        what="replica B to see the run training",
+    )
+    assert replica_b.progress(run_id)["epochs"] == 50
+    # B is another machine: it cannot signal A's child, so it asks through the database.
+    monkeypatch.setattr(jobs_module.socket, "gethostname", lambda: "replica-b")
+    TrainingJobs(replica_b).cancel(run_id)
+    monkeypatch.undo()
+    final = wait_for(
+        lambda: (
+            replica_b.progress(run_id).get("status") not in ("starting", "running")
+            and replica_b.progress(run_id)
+        ),
+        timeout_s=60,
+        what="the child to stop at the request",
+    )
+    assert final["status"] == "cancelled", final
+    wait_for(lambda: lock_holder(replica_b) is None, 30, "the run lock to be free")
+    assert replica_b.model_file(run_id, SERVED) is None
+
+
+def test_a_killed_training_process_frees_the_lock_and_its_run_is_marked_failed(replicas):
+    replica_a, replica_b = replicas
+    jobs_a, jobs_b = TrainingJobs(replica_a), TrainingJobs(replica_b)
+    run_id = jobs_a.start(LONG_RUN)
+    assert lock_holder(replica_b) is not None
+    wait_for(
+        lambda: replica_a.progress(run_id).get("phase") == "training",
+        timeout_s=240,
+        what="the run to reach its training phase",
+    )
+    os.kill(jobs_a.current()["pid"], signal.SIGKILL)
+    killed = time.monotonic()
+    # The database sees the connection close and frees the lock: B knows at its next look.
+    wait_for(lambda: jobs_b.running() is None, 10, "B to see the run end", poll_s=0.05)
+    assert time.monotonic() - killed < 10
+    assert lock_holder(replica_b) is None
+    progress = replica_b.progress(run_id)
+    assert progress["status"] == "failed" and progress.get("error"), progress
+    assert replica_b.model_file(run_id, SERVED) is None
+    # The fleet is free again: B starts the next run.
+    second = jobs_b.start(SHORT_RUN)
+    assert jobs_a.running() == second
+    jobs_b.cancel(second)
+    assert replica_a.progress(second)["status"] == "cancelled"
+    assert replica_a.progress(run_id)["status"] == "failed"  # the killed run stays failed
+
+
+def test_a_training_process_that_stops_answering_is_failed_and_its_lock_freed(
+    replicas, monkeypatch
+):
+    """A holder whose machine vanished without closing its connection keeps the lock until
+    TCP gives up (hours); its silent heartbeat ends it instead. A stopped process stands in."""
+    replica_a, replica_b = replicas
+    jobs_a = TrainingJobs(replica_a)
+    run_id = jobs_a.start(LONG_RUN)
+    wait_for(
+        lambda: replica_a.progress(run_id).get("status") == "running",
+        timeout_s=240,
+        what="the run to report",
+    )
+    pid = jobs_a.current()["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        monkeypatch.setattr(jobs_module, "HEARTBEAT_TIMEOUT_S", 2)
+        time.sleep(3)
+        assert lock_holder(replica_b) is not None  # the frozen process still holds it
+        assert TrainingJobs(replica_b).running() is None
+        progress = replica_b.progress(run_id)
+        assert progress["status"] == "failed" and "stopped answering" in progress["error"]
+        wait_for(lambda: lock_holder(replica_b) is None, 10, "the lock to be freed")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGCONT)
