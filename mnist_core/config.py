@@ -30,8 +30,9 @@ class EnvironmentSetting:
 APP_HOME = EnvironmentSetting(
     "MNIST_APP_HOME",
     str(PROJECT_ROOT / "app_data"),
-    "Where training runs, the active model and corrections are kept (registry.py): a server "
-    "puts them on a persistent disk, each test in its own temporary folder.",
+    "This machine's own files: the default database (app.sqlite), training runs' working "
+    "folders and logs, and the models fetched from the database (registry.py). A single server "
+    "puts it on a persistent disk, each test in its own temporary folder.",
 )
 MIN_PROMOTE_ACCURACY = EnvironmentSetting(
     "MNIST_MIN_PROMOTE_ACCURACY",
@@ -42,10 +43,11 @@ MIN_PROMOTE_ACCURACY = EnvironmentSetting(
 DATABASE_URL = EnvironmentSetting(
     "MNIST_DATABASE_URL",
     None,
-    "The SQLAlchemy URL of the database of shared state, users' corrections first "
-    "(database.py); unset: the SQLite file app.sqlite in the app home, so one machine needs "
-    "nothing installed or running. postgresql+psycopg://user:password@host/name lets every "
-    "replica of the app share it.",
+    "The SQLAlchemy URL of the database of all shared state (database.py): corrections, the "
+    "model registry with the models themselves, the active model, training runs' progress and "
+    "the fleet's training lock. Unset: the SQLite file app.sqlite in the app home, so one "
+    "machine needs nothing installed or running; postgresql+psycopg://user:password@host/name "
+    "lets every replica of the app share it.",
 )
 DATA = EnvironmentSetting(
     "MNIST_DATA",
