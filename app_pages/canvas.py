@@ -4,12 +4,18 @@ bare page (benchmarks/floor_app.py): no page-level code, so importing it draws n
 from __future__ import annotations
 
 import hashlib
+import io
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 CANVAS_HEIGHT = 280  # fits a 360 px phone screen beside Streamlit's margins
 CANVAS_WIDTHS = {"digit": 280, "number": 560}  # the wide one scrolls on phones
+# What st_canvas and its result raise on a value the canvas never sends (a hand-made client's:
+# the drawing not a mapping, its "data" no data URL, broken base64, a broken backgroundFit).
+NOT_THE_CANVAS_VALUE = (AttributeError, KeyError, TypeError, ValueError)
 
 
 def clear_canvas() -> None:
@@ -29,19 +35,23 @@ def canvas_image(width: int):
     stroke_width = st.slider(
         "Pen width", 6, 40, 20, key="draw_stroke_width", persist_state="session"
     )
-    result = st_canvas(
-        stroke_width=stroke_width,
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        height=CANVAS_HEIGHT,
-        width=width,
-        drawing_mode="freedraw",
-        initial_drawing={"objects": [], "cleared": generation},
-        return_image_data=True,
-        key=f"draw_canvas_{width}",
-    )
+    try:
+        result = st_canvas(
+            stroke_width=stroke_width,
+            stroke_color="#000000",
+            background_color="#FFFFFF",
+            height=CANVAS_HEIGHT,
+            width=width,
+            drawing_mode="freedraw",
+            initial_drawing={"objects": [], "cleared": generation},
+            return_image_data=True,
+            key=f"draw_canvas_{width}",
+        )
+        png = result.image_bytes
+    except NOT_THE_CANVAS_VALUE:  # the canvas is drawn by then; its value is ignored
+        png = None
     st.button("Clear the canvas", key="draw_clear", on_click=clear_canvas)
-    image = result.image_data
+    image = canvas_pixels(png, width)
     sent = None if image is None else hashlib.sha1(image.tobytes()).hexdigest()
     st.session_state["draw_last_sent"] = sent
     if sent is not None:
@@ -51,3 +61,21 @@ def canvas_image(width: int):
         # same drawing is a new one. Kept stale, a digit redrawn pixel for pixel went unread.
         st.session_state["draw_stale"] = None
     return image
+
+
+def canvas_pixels(png: bytes | None, width: int) -> np.ndarray | None:
+    """The pixels of the PNG a ``width`` canvas sent, (CANVAS_HEIGHT, width, 4) uint8, or None
+    when there is none or it is not one this canvas sends (only a hand-made client's is not).
+
+    The canvas sends exactly its own size (fabric's toDataURL, multiplier 1): the size is read
+    from the PNG's header before a pixel is decoded, so 0.2 MB that would decode to 6,000 x
+    6,000 pixels (144 MB, and seconds of preprocessing) or far more is refused at once."""
+    if png is None:
+        return None
+    try:
+        picture = Image.open(io.BytesIO(png), formats=["PNG"])
+        if picture.size != (width, CANVAS_HEIGHT):
+            return None
+        return np.asarray(picture)
+    except (OSError, ValueError):  # not a PNG (UnidentifiedImageError), or cut off
+        return None

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import gevent
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
 import capacity_drawings  # noqa: E402
+from capacity_bad_traffic import BadRecorder, BadUser, probe  # noqa: E402
 from capacity_user import CanvasUser, Recorder  # noqa: E402
 from cpu import CpuUse  # noqa: E402
 from streamlit_client import StreamlitSession  # noqa: E402
@@ -60,6 +62,11 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 KNEE_P95_S = 0.5
 SETTLE_S = 5.0  # after the last session connected, before measuring (less for short runs)
 SPAWN_PER_S = 20.0
+BAD_SHARE = 0.1  # bad clients added beside N well-behaved sessions: N / 10, at least 1
+RSS_EVERY_S = 5.0
+# Streamlit keeps a disconnected session this long for its tab to come back
+# (server.disconnectedSessionTTL): only after it may a closed session's memory be freed.
+DISCONNECTED_SESSION_TTL_S = 120.0
 
 
 def rss_mb(pid: int) -> float:
@@ -81,39 +88,55 @@ def percentiles(latencies: list[float]) -> dict:
     return {f"p{q}_s": round(float(np.percentile(values, q)), 4) for q in (50, 95, 99)}
 
 
-def measure(url: str, server: int, sessions: int, seconds: float, training: list[int]) -> dict:
-    """Run ``sessions`` users; measure ``seconds`` once all are connected."""
+def measure(
+    url: str, server: int, sessions: int, seconds: float, training, bad_users: int = 0
+) -> dict:
+    """Run ``sessions`` users (and ``bad_users`` bad clients); measure ``seconds`` once all
+    are connected. ``training``: a Trainer keeping a run under way, or None."""
     recorder = CanvasUser.recorder = Recorder()
+    bad = BadUser.recorder = BadRecorder()
+    BadUser.fixed_count = bad_users
     idle_mb = rss_mb(server)
-    environment = Environment(user_classes=[CanvasUser], host=url)
+    environment = Environment(
+        user_classes=[CanvasUser, BadUser] if bad_users else [CanvasUser], host=url
+    )
     runner = environment.create_local_runner()
-    runner.start(sessions, spawn_rate=SPAWN_PER_S)
+    runner.start(sessions + bad_users, spawn_rate=SPAWN_PER_S)
     deadline = time.monotonic() + 120
     while recorder.sessions_started < sessions and time.monotonic() < deadline:
         gevent.sleep(0.2)
     gevent.sleep(min(SETTLE_S, seconds / 10))
     peak = [rss_mb(server)]
+    series = []  # (seconds into the window, RSS MB)
 
     def watch_memory():
+        started = time.monotonic()
         while True:
             peak.append(rss_mb(server))
+            if time.monotonic() - started >= RSS_EVERY_S * len(series):
+                series.append((round(time.monotonic() - started, 1), round(peak[-1], 1)))
             gevent.sleep(0.5)
 
     watcher = gevent.spawn(watch_memory)
     generator_before = generator_cpu_s()
-    recorder.measuring = True
-    with CpuUse({"server": [server], "training": training}) as cpu:
-        gevent.sleep(seconds)
-    recorder.measuring = False
+    recorder.measuring = bad.measuring = True
+    groups = {"server": [server], "training": training.pids if training else []}
+    with CpuUse(groups) as cpu:
+        if training:
+            training.keep_going_for(seconds)
+        else:
+            gevent.sleep(seconds)
+    recorder.measuring = bad.measuring = False
     generator = (generator_cpu_s() - generator_before) / cpu.seconds
     loaded_mb = rss_mb(server)
     watcher.kill()
     runner.quit()
     gevent.sleep(3)  # closed sockets: their sessions end
     latencies = [value for found in recorder.latencies.values() for value in found]
-    return {
+    run = {
         "sessions": sessions,
         "with_training": bool(training),
+        "bad_users": bad_users,
         "seconds": round(cpu.seconds, 1),
         "readings": len(latencies),
         "readings_per_s": round(len(latencies) / cpu.seconds, 2),
@@ -134,8 +157,26 @@ def measure(url: str, server: int, sessions: int, seconds: float, training: list
         "server_rss_before_mb": round(idle_mb, 1),
         "server_rss_after_disconnect_mb": round(rss_mb(server), 1),
         "rss_per_extra_session_mb": round((loaded_mb - idle_mb) / sessions, 3),
+        "server_rss_series": series,
         "sessions_connected": recorder.sessions_started,
     }
+    if bad_users:
+        run["bad_traffic_outcomes"] = bad.outcomes
+        run["bad_traffic_examples"] = bad.examples
+    return run
+
+
+def with_and_without_bad_traffic(url: str, server: int, sessions: int, seconds: float, training):
+    """The N sessions alone, then the same N with N * BAD_SHARE bad clients beside them: one
+    entry (the first), the second's figures under ``bad_traffic``."""
+    clean = measure(url, server, sessions, seconds, training)
+    bad_users = max(1, round(sessions * BAD_SHARE))
+    mixed = measure(url, server, sessions, seconds, training, bad_users)
+    added = None
+    if clean["p95_s"] and mixed["p95_s"]:
+        added = round(100 * (mixed["p95_s"] / clean["p95_s"] - 1), 1)
+    clean["bad_traffic"] = {**mixed, "p95_added_pct": added}
+    return clean
 
 
 def prepare_drawings(folder: Path, smoke: bool) -> Path:
@@ -150,21 +191,76 @@ def prepare_drawings(folder: Path, smoke: bool) -> Path:
     return path
 
 
-def start_training(home: Path, data: str):
-    """A Full run of the app's own training job; returns once its epochs are under way."""
-    from mnist_core.config import TrainConfig
-    from mnist_core.jobs import TrainingJobs
-    from mnist_core.registry import ModelRegistry, RegistryConfig
+class Trainer:
+    """Keeps a Quick run of the app's own training job (mnist_core.jobs, TRAIN_PRESETS["quick"])
+    under way through each measurement, never cancelling one: a run that ends is timed and
+    the next starts at once. ``pids`` holds the run's process (the CPU group "training")."""
 
-    jobs = TrainingJobs(ModelRegistry(RegistryConfig(home=home)), data)
-    run_id = jobs.start(TrainConfig())
-    deadline = time.monotonic() + 900
-    while jobs.registry.progress(run_id).get("phase") != "training":
-        if time.monotonic() > deadline or jobs.running() != run_id:
-            raise RuntimeError(f"training run {run_id} did not reach its epochs")
-        gevent.sleep(1)
-    pid = int(json.loads((home / "current.json").read_text())["pid"])
-    return jobs, run_id, pid
+    def __init__(self, home: Path, data: str):
+        from mnist_core.config import TRAIN_PRESETS
+        from mnist_core.jobs import TrainingJobs
+        from mnist_core.registry import ModelRegistry, RegistryConfig
+
+        self.config = TRAIN_PRESETS["quick"].config
+        self.jobs = TrainingJobs(ModelRegistry(RegistryConfig(home=home)), data)
+        self.pids: list[int] = []
+        self.run_id = ""
+        self.started = 0.0
+        self.finished: list[dict] = []  # every run that ended: id, status, seconds
+
+    def start(self) -> None:
+        """Start a run unless one is under way; return once its epochs are under way."""
+        if self.run_id and self.jobs.running() == self.run_id:
+            return
+        known = {child.pid for child in psutil.Process().children()}
+        self.run_id, self.started = self.jobs.start(self.config), time.monotonic()
+        child = next(c.pid for c in psutil.Process().children() if c.pid not in known)
+        self.pids[:] = [child]
+        deadline = time.monotonic() + 900
+        while self.jobs.registry.progress(self.run_id).get("phase") != "training":
+            if time.monotonic() > deadline or self.jobs.running() != self.run_id:
+                raise RuntimeError(f"training run {self.run_id} did not reach its epochs")
+            gevent.sleep(1)
+
+    def check(self) -> dict | None:
+        """The run's record if it has just ended (a new one is then started), else None."""
+        if self.jobs.running() == self.run_id:
+            return None
+        progress = self.jobs.registry.progress(self.run_id)
+        ended = {
+            "run_id": self.run_id,
+            "status": progress.get("status"),
+            "seconds": round(time.monotonic() - self.started, 1),
+        }
+        self.finished.append(ended)
+        self.start()
+        return ended
+
+    def keep_going_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            gevent.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            self.check()
+
+    def progress(self) -> dict:
+        return self.jobs.registry.progress(self.run_id)
+
+    def finish(self, timeout_s: float) -> dict:
+        """Wait for the run under way to end by itself (no load meanwhile); its record."""
+        deadline = time.monotonic() + timeout_s
+        while self.jobs.running() == self.run_id and time.monotonic() < deadline:
+            gevent.sleep(1)
+        if self.jobs.running() == self.run_id:
+            self.jobs.cancel(self.run_id)
+            ended = {"run_id": self.run_id, "status": "cancelled after waiting", "seconds": None}
+        else:
+            ended = {
+                "run_id": self.run_id,
+                "status": self.progress().get("status"),
+                "seconds": round(time.monotonic() - self.started, 1),
+            }
+        self.finished.append(ended)
+        return ended
 
 
 def warm_up(url: str, drawings: dict) -> float:
@@ -191,22 +287,97 @@ def knee(runs: list[dict]) -> int | None:
     return None
 
 
+def idle_session_rss_mb(url: str, server: int, sessions: int) -> dict:
+    """RSS per session of ``sessions`` tabs that load the page and do nothing more."""
+    before = rss_mb(server)
+    opened = [StreamlitSession(url, timeout_s=120) for _ in range(sessions)]
+    gevent.joinall([gevent.spawn(session.connect) for session in opened], raise_error=True)
+    gevent.sleep(5)
+    loaded = rss_mb(server)
+    for session in opened:
+        session.close()
+    return {
+        "sessions": sessions,
+        "rss_before_mb": round(before, 1),
+        "rss_connected_mb": round(loaded, 1),
+        "rss_per_idle_session_mb": round((loaded - before) / sessions, 3),
+    }
+
+
+def soak(url: str, server: int, sessions: int, minutes: float) -> dict:
+    """``sessions`` drawing for ``minutes``: RSS after the first minute and at the end; then
+    RSS once every session has left and Streamlit's wait for their return has passed; then
+    RSS per idle session."""
+    run = measure(url, server, sessions, minutes * 60, None)
+    series = run["server_rss_series"]
+    first_minute = next((mb for at, mb in series if at >= 60), series[-1][1])
+    end = series[-1][1]
+    gevent.sleep(DISCONNECTED_SESSION_TTL_S + 10)
+    run["soak"] = {
+        "minutes": minutes,
+        "rss_after_first_minute_mb": first_minute,
+        "rss_at_end_mb": end,
+        "growth_pct": round(100 * (end / first_minute - 1), 1),
+        "rss_right_after_disconnect_mb": run["server_rss_after_disconnect_mb"],
+        "rss_after_sessions_expired_mb": round(rss_mb(server), 1),
+        "waited_after_disconnect_s": DISCONNECTED_SESSION_TTL_S + 13,
+        "idle": idle_session_rss_mb(url, server, sessions),
+    }
+    return run
+
+
+def run_steps(url: str, server: int, arguments, trainer: Trainer | None) -> list[dict]:
+    """One measurement per N of ``--sessions`` (with and without the bad traffic if asked)."""
+    runs = []
+    for sessions in sorted(arguments.sessions):
+        if trainer:
+            trainer.start()
+            ended_before = len(trainer.finished)
+        if arguments.bad_traffic:
+            run = with_and_without_bad_traffic(url, server, sessions, arguments.seconds, trainer)
+        else:
+            run = measure(url, server, sessions, arguments.seconds, trainer)
+        if trainer:
+            trainer.check()
+            run["training_progress"] = trainer.progress()
+            run["training_runs_ended"] = trainer.finished[ended_before:]
+        runs.append(run)
+        shown = {k: v for k, v in run.items() if "examples" not in k and k != "bad_traffic"}
+        print(json.dumps(shown), flush=True)
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--sessions", type=int, nargs="*", default=[10, 50])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--with-training", action="store_true")
+    parser.add_argument(
+        "--bad-traffic",
+        action="store_true",
+        help="measure each N twice: alone, then beside N/10 bad clients (off by default)",
+    )
+    parser.add_argument(
+        "--soak-minutes", type=float, default=0.0, help="after the steps, a soak this long"
+    )
+    parser.add_argument("--soak-sessions", type=int, default=50)
+    parser.add_argument(
+        "--probe-bad-traffic",
+        action="store_true",
+        help="before the steps, each bad behaviour once and what it brought back",
+    )
     parser.add_argument("--json", required=True, help="where to write the report")
     arguments = parser.parse_args()
     data = os.environ.get("MNIST_DATA") or str(SHARED_MNIST)
+    report = {}
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         drawings, blank, dropped = capacity_drawings.load(
             prepare_drawings(home, smoke=arguments.seconds < 30)
         )
         CanvasUser.drawings, CanvasUser.blank = drawings, blank
+        BadUser.drawings = drawings
         started = time.perf_counter()
-        runs = []
         with streamlit_server(home, {"MNIST_DATA": data}) as url:
             server = next(
                 p.pid
@@ -215,22 +386,21 @@ def main() -> None:
             )
             startup_s = time.perf_counter() - started
             first_reading_s = warm_up(url, drawings)
-            for sessions in sorted(arguments.sessions):
-                training = None
-                if arguments.with_training:
-                    training = start_training(home, data)
-                run = measure(
-                    url, server, sessions, arguments.seconds, [training[2]] if training else []
-                )
-                if training:
-                    jobs, run_id, _ = training
-                    run["training_progress"] = jobs.registry.progress(run_id)
-                    jobs.cancel(run_id)
-                    jobs.wait(run_id, 300)
-                runs.append(run)
-                print(
-                    json.dumps({k: v for k, v in run.items() if k != "error_examples"}), flush=True
-                )
+            if arguments.probe_bad_traffic:
+                before = rss_mb(server)
+                report["bad_traffic_probe"] = probe(url, drawings["digit"][0])
+                report["bad_traffic_probe"]["server_rss_mb"] = [round(before, 1), rss_mb(server)]
+            trainer = Trainer(home, data) if arguments.with_training else None
+            runs = run_steps(url, server, arguments, trainer)
+            if trainer:
+                report["training"] = {
+                    "preset": "quick",
+                    "config": asdict(trainer.config),
+                    "last_run": trainer.finish(timeout_s=900),
+                    "runs_ended": trainer.finished,
+                }
+            if arguments.soak_minutes:
+                report["soak"] = soak(url, server, arguments.soak_sessions, arguments.soak_minutes)
     report = {
         "runs": runs,
         "knee_sessions": knee(runs),
@@ -240,6 +410,7 @@ def main() -> None:
         "drawings": {kind: len(found) for kind, found in drawings.items()},
         "drawings_left_out_as_misread": dropped,
         "cpu_count": os.cpu_count(),
+        **report,
     }
     Path(arguments.json).write_text(json.dumps(report, indent=1))
 

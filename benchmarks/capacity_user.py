@@ -120,18 +120,7 @@ class CanvasUser(User):
         self.choose_mode(session, "digit")
 
     def choose_mode(self, session: StreamlitSession, kind: str) -> None:
-        """Click the mode control's ``kind`` option unless it is chosen: a full rerun."""
-        control = session.widget_id("draw_mode")
-        node = next(n for n in session.nodes.values() if n.widget_id == control)
-        option = next(o for o in node.element.button_group.options if o.content == MODES[kind])
-        label = f"{option.content_icon} {option.content}".strip()
-        if list(session.states[control].string_array_value.data) == [label]:
-            return
-        self.think()
-        state = session.states[control]
-        del state.string_array_value.data[:]
-        state.string_array_value.data.append(label)
-        session.rerun(control, full=True)
+        choose_mode(session, kind, self.think)
 
     def check(self, run, kind: str, drawing: Drawing) -> None:
         shown = run.metrics.get(READING_LABELS[kind])
@@ -144,3 +133,19 @@ class CanvasUser(User):
 
     def think(self) -> None:
         time.sleep(random.uniform(*THINK_S))
+
+
+def choose_mode(session: StreamlitSession, kind: str, think=lambda: None) -> None:
+    """Click the mode control's ``kind`` option unless it is chosen (``think`` first): a full
+    rerun."""
+    control = session.widget_id("draw_mode")
+    node = next(n for n in session.nodes.values() if n.widget_id == control)
+    option = next(o for o in node.element.button_group.options if o.content == MODES[kind])
+    label = f"{option.content_icon} {option.content}".strip()
+    if list(session.states[control].string_array_value.data) == [label]:
+        return
+    think()
+    state = session.states[control]
+    del state.string_array_value.data[:]
+    state.string_array_value.data.append(label)
+    session.rerun(control, full=True)

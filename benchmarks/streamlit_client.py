@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import requests
 import websocket
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Common_pb2 import FileURLs, UploadedFileInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -59,10 +60,13 @@ class Node:
 
 @dataclass
 class Run:
-    """What one script run sent: its metrics (label -> value, arrival time) and its end."""
+    """What one script run sent: its metrics (label -> value, arrival time), the exceptions
+    and alerts (st.error, st.warning...) it showed, and its end."""
 
     started: float = 0.0
     metrics: dict[str, tuple[str, float]] = field(default_factory=dict)
+    exceptions: list[str] = field(default_factory=list)  # exception elements' messages
+    alerts: list[tuple[str, str]] = field(default_factory=list)  # ("ERROR", body)...
     status: int | None = None
 
 
@@ -84,6 +88,11 @@ class StreamlitSession:
     # -- connection ------------------------------------------------------------------------
     def connect(self) -> Run:
         """Load the page: the cookie, the socket, the first run; return that run."""
+        self.open()
+        return self.rerun(full=True)
+
+    def open(self) -> None:
+        """The cookie and the socket, no run yet."""
         for path in ("/", "/_stcore/health", "/_stcore/host-config"):
             self.http.get(self.base_url + path, timeout=self.timeout_s).raise_for_status()
         token = self.http.cookies.get(XSRF_COOKIE, "")
@@ -94,7 +103,6 @@ class StreamlitSession:
             cookie=f"{XSRF_COOKIE}={token}",
             origin=self.base_url,
         )
-        return self.rerun(full=True)
 
     def close(self) -> None:
         if self.socket is not None:
@@ -121,6 +129,14 @@ class StreamlitSession:
     def rerun(self, widget_id: str = "", trigger: bool = False, full: bool = False) -> Run:
         """Send the page's widget states (pressing ``widget_id`` when ``trigger``), in the
         fragment of ``widget_id`` unless ``full``; wait for the run to finish."""
+        return self.send_and_wait(self.rerun_message(widget_id, trigger, full))
+
+    def send_rerun(self, widget_id: str = "", full: bool = False) -> None:
+        """Send the rerun :meth:`rerun` would, and read nothing back."""
+        self._send(self.rerun_message(widget_id, full=full))
+
+    def rerun_message(self, widget_id: str = "", trigger: bool = False, full: bool = False):
+        """The ``BackMsg`` :meth:`rerun` sends."""
         message = BackMsg()
         rerun = message.rerun_script
         rerun.widget_states.widgets.extend(self.states.values())
@@ -134,7 +150,7 @@ class StreamlitSession:
         context = rerun.context_info
         context.timezone, context.timezone_offset, context.locale = "UTC", 0, "en-US"
         context.url, context.is_embedded, context.color_scheme = f"{self.base_url}/", False, "light"
-        return self.send_and_wait(message)
+        return message
 
     def send_and_wait(self, message: BackMsg) -> Run:
         run = Run(started=time.perf_counter())
@@ -216,6 +232,11 @@ class StreamlitSession:
             if node is not None and node.kind == "metric":
                 metric = node.element.metric
                 run.metrics[metric.label] = (metric.body, time.perf_counter())
+            elif node is not None and node.kind == "exception":
+                run.exceptions.append(node.element.exception.message)
+            elif node is not None and node.kind == "alert":
+                alert = node.element.alert
+                run.alerts.append((Alert.Format.Name(alert.format), alert.body))
         elif kind == "script_finished" and forward.script_finished != EARLY_FOR_RERUN:
             self._drop_stale(forward.script_finished == FRAGMENT_RUN)
 

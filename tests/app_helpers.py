@@ -3,6 +3,7 @@ through AppTest, the draw page's controls and answers, and a finished run in the
 
 from __future__ import annotations
 
+import io
 import sys
 import types
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import psycopg  # noqa: F401
 import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 from helpers import PROJECT_ROOT, SAMPLE
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import mnist_core.corrections  # noqa: F401
@@ -49,7 +51,7 @@ def FakeCanvas(image, calls: list | None = None):
     def st_canvas(**kwargs):
         if calls is not None:
             calls.append(kwargs)
-        return mock.Mock(image_data=image, json_data={"objects": []})
+        return mock.Mock(image_data=image, image_bytes=png_bytes(image), json_data={"objects": []})
 
     module = types.ModuleType("streamlit_drawable_canvas")
     module.st_canvas = st_canvas
@@ -57,6 +59,15 @@ def FakeCanvas(image, calls: list | None = None):
     # afresh inside the patch with this stand-in, and forgotten again when the patch ends.
     sys.modules.pop("app_pages.canvas", None)
     return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
+
+
+def png_bytes(image: np.ndarray | None) -> bytes | None:
+    """``image`` as the PNG file the canvas sends (its ``image_bytes``), or None."""
+    if image is None:
+        return None
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def run_app(image=None, page=None) -> AppTest:

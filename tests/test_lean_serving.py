@@ -22,10 +22,11 @@ from mnist_core.runtime import ModelFileError, OnnxNetwork
 
 # Run in a fresh interpreter: this test session has imported TensorFlow long ago.
 APP_PROBE = r"""
-import json, sys, types
+import io, json, sys, types
 from unittest import mock
 
 import numpy as np
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.renderings import as_paper_scan, canvas_drawing, number_canvas
@@ -34,7 +35,11 @@ sample = np.load(sys.argv[1])
 first = lambda digit: int(np.flatnonzero(sample["y_test"] == digit)[0])
 drawn = {"image": canvas_drawing(sample["x_test"][first(7)], np.random.default_rng(7))}
 module = types.ModuleType("streamlit_drawable_canvas")
-module.st_canvas = lambda **kwargs: mock.Mock(image_data=drawn["image"], json_data={"objects": []})
+def png(image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+module.st_canvas = lambda **kwargs: mock.Mock(image_bytes=png(drawn["image"]), json_data={})
 seen = {}
 with mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module}):
     app = AppTest.from_file(sys.argv[2], default_timeout=90).run()
