@@ -97,9 +97,12 @@ def reading_line(app: AppTest) -> str:
     return line
 
 
-def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str:
-    """A finished, promotable run (a copy of the bundled model, or the given bytes); ``fields``
-    are added to its record."""
+def completed_run(
+    home: Path, model_bytes: bytes | None = None, database_url: str | None = None, **fields
+) -> str:
+    """A finished, promotable run (a copy of the bundled model, or the given bytes) in the
+    registry of ``home`` (and ``database_url``, default the home's); ``fields`` are added to
+    its record."""
     record = {
         "status": "completed",
         "config": {"arch": "compact", "epochs": 1, "batch_size": 256, "augment": True},
@@ -112,7 +115,7 @@ def completed_run(home: Path, model_bytes: bytes | None = None, **fields) -> str
         **fields,
     }
     model = BUNDLED_MODEL.read_bytes() if model_bytes is None else model_bytes
-    registry = ModelRegistry(RegistryConfig(home=home))
+    registry = ModelRegistry(RegistryConfig(home=home, database=database_url))
     registry.finish_run(FAKE_RUN, {"status": "completed"}, record, {SERVED: model})
     return FAKE_RUN
 
