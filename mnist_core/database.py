@@ -116,11 +116,6 @@ def database_url(location: str | Path | None = None) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
 
-def described(url: str) -> str:
-    """The URL as it may be shown or logged: its password, if any, masked."""
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
 # What using the database raises when it cannot be used now: a server down or refusing us, or
 # (SQLite) a file or folder that cannot be made. Pages catch these to keep drawing working.
 UNAVAILABLE = (OSError, sa.exc.SQLAlchemyError)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,7 +132,12 @@ def test_a_killed_training_process_frees_the_lock_and_its_run_is_marked_failed(r
         timeout_s=240,
         what="the run to reach its training phase",
     )
-    os.kill(jobs_a.current()["pid"], signal.SIGKILL)
+    pid = jobs_a.current()["pid"]
+    # The child was given the database through its environment: no URL (no password) is on
+    # its command line, which every user of the machine can read.
+    assert b"postgresql" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert replica_a.database_url.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     # The database sees the connection close and frees the lock: B knows at its next look.
     wait_for(lambda: jobs_b.running() is None, 10, "B to see the run end", poll_s=0.05)
