@@ -72,17 +72,11 @@ def browser(browser_available):
 def postgres_url():
     """A throwaway PostgreSQL server's URL for the session; skipped (failed under CI's
     REQUIRE_POSTGRES=1) when the server's binaries are not installed."""
-    import os
+    from postgres import require_postgres, throwaway_postgres
 
-    from postgres import postgres_binaries, throwaway_postgres
-
-    if postgres_binaries() is None:
-        message = "no PostgreSQL server binaries: apt-get install postgresql"
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    with throwaway_postgres() as url:
-        yield url
+    require_postgres()
+    with throwaway_postgres() as server:
+        yield server.url
 
 
 @pytest.fixture

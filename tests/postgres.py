@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from browser import free_port
@@ -39,9 +40,36 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running throwaway cluster: its URL, and how to stop and start it again (a database
+    that goes down mid-test)."""
+
+    url: str
+    pg_ctl: list[str]  # the command with the cluster's data folder
+    options: str  # the server's own: port, socket folder
+    log: Path
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_server_user([*self.pg_ctl, "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        subprocess.run(
+            _as_server_user([*self.pg_ctl, "-o", self.options, "-l", str(self.log), "-w", "start"]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
 @contextlib.contextmanager
 def throwaway_postgres():
-    """Start a cluster with one database; yield its SQLAlchemy URL (``postgresql+psycopg``)."""
+    """Start a cluster with one database; yield its :class:`Server` (``.url``: SQLAlchemy's
+    ``postgresql+psycopg`` URL)."""
     binaries = postgres_binaries()
     if binaries is None:
         raise FileNotFoundError("no PostgreSQL server binaries (apt-get install postgresql)")
@@ -50,35 +78,47 @@ def throwaway_postgres():
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     port = free_port()
-    run = dict(check=True, capture_output=True, timeout=120)
     subprocess.run(
         _as_server_user(
             [str(binaries / "initdb"), "-D", str(data), "-U", "mnist", "--auth=trust", "-E", "UTF8"]
         ),
-        **run,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     # Unix sockets in the cluster's own folder: the system's /var/run/postgresql may not exist.
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [str(binaries / "pg_ctl"), "-D", str(data)]
-    subprocess.run(
-        _as_server_user([*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"]), **run
+    server = Server(
+        f"postgresql+psycopg://mnist@127.0.0.1:{port}/{DATABASE}",
+        [str(binaries / "pg_ctl"), "-D", str(data)],
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+        folder / "log",
     )
+    server.start()
     try:
         subprocess.run(
             _as_server_user(
                 [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mnist"]
                 + [DATABASE]
             ),
-            **run,
-        )
-        yield f"postgresql+psycopg://mnist@127.0.0.1:{port}/{DATABASE}"
-    finally:
-        subprocess.run(
-            _as_server_user([*pg_ctl, "-m", "immediate", "stop"]),
+            check=True,
             capture_output=True,
-            timeout=60,
+            timeout=120,
         )
+        yield server
+    finally:
+        server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def require_postgres() -> None:
+    """Skip the calling test (fail it under CI's REQUIRE_POSTGRES=1) without the binaries."""
+    import pytest
+
+    if postgres_binaries() is None:
+        message = "no PostgreSQL server binaries: apt-get install postgresql"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def emptied(url: str) -> str:

@@ -180,3 +180,41 @@ def test_a_training_process_that_stops_answering_is_failed_and_its_lock_freed(
     finally:
         os.kill(pid, signal.SIGKILL)
         os.kill(pid, signal.SIGCONT)
+
+
+def test_a_database_that_goes_down_and_comes_back(tmp_path):
+    """PostgreSQL stopped mid-way: the active model serves on from the cache, corrections and
+    training refuse with the database's error; started again, everything works as before."""
+    from postgres import require_postgres, throwaway_postgres
+
+    from mnist_core.corrections import CorrectionStore
+
+    require_postgres()
+    with throwaway_postgres() as server:
+        registry = ModelRegistry(
+            RegistryConfig(home=tmp_path, min_promote_accuracy=0.9, database=server.url)
+        )
+        run_id = "20250101-120000-d0e5"
+        record = {"status": "completed", "test_accuracy": 0.99, "temperature": 1.0}
+        model = {SERVED: BUNDLED_MODEL.read_bytes()}
+        registry.finish_run(run_id, {"status": "completed"}, record, model)
+        registry.promote(run_id)
+        assert registry.active().run_id == run_id
+        store = CorrectionStore(server.url)
+        store.add(np.zeros((28, 28)), 4, 9, run_id)
+
+        server.stop()
+        served = registry.active()
+        assert served.run_id == run_id and "cannot be read" in served.warning
+        digit, label = np.load(SAMPLE)["x_test"][3], int(np.load(SAMPLE)["y_test"][3])
+        assert DigitClassifier.load(served.path).predict(png_bytes(255 - digit)).digit == label
+        with pytest.raises(database.UNAVAILABLE):
+            store.add(np.zeros((28, 28)), 5, 9, run_id)
+        with pytest.raises(database.UNAVAILABLE):
+            TrainingJobs(registry).start(SHORT_RUN)
+
+        server.start()
+        assert (registry.active().run_id, registry.active().warning) == (run_id, None)
+        store.add(np.zeros((28, 28)), 5, 9, run_id)
+        assert sorted(c.label for c in store.list()) == [4, 5]
+        assert TrainingJobs(registry).running() is None
