@@ -54,7 +54,7 @@ READING_LINE_CSS = (
 KEYBOARD_PATH = (
     "No mouse, pen or touch screen? The canvas needs one: choose **"
     + SOURCES["photo"].split(" ", 1)[1]
-    + "** above to upload a picture of your digit, which works from the keyboard."
+    + "** above to upload a picture of your digit or number, which works from the keyboard."
 )
 
 
