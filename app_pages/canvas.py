@@ -19,8 +19,8 @@ NOT_THE_CANVAS_VALUE = (AttributeError, KeyError, TypeError, ValueError)
 
 
 def clear_canvas() -> None:
-    # The canvas empties in place when its initial drawing changes, and stays mounted: a new
-    # key mounted a new canvas after the run, and strokes drawn before it listened were lost.
+    # The canvas empties in place when its initial drawing changes, and stays mounted (a new
+    # key would mount a new canvas after the run, losing strokes drawn before it listened).
     # Until it sends its blank state, what it sent last is stale. As a callback this runs
     # before the script: the click costs one run, not a run and a rerun.
     st.session_state["draw_canvas_generation"] += 1

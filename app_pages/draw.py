@@ -167,7 +167,7 @@ def draw_section(mode: str) -> None:
             show_number(reading, decode(image))
         return
     # Side by side on a laptop, stacked on phones; halves, so the 280 px canvas fits whole
-    # from a 1,060 px window with the sidebar open (two fifths needed 1,230 px, and clipped it).
+    # from a 1,060 px window with the sidebar open.
     drawing, answer = st.columns(2, gap="medium")
     with drawing:
         line = st.empty()

@@ -25,7 +25,7 @@ NOT_A_DIGIT = "not_a_digit"  # Prediction.verdict of ink that is not one digit
 NOT_A_DIGIT_MESSAGE = "That does not look like a digit"
 MODEL_INPUT_CAPTION = "What the model saw (28x28)"
 EXPLANATION_TEXT_PX = 200  # the "Why this digit?" words: beside the picture from this width
-# A figure's caption: #5c5c5c is 6.7:1 on white; the faded look (opacity 0.6) was 3.9:1.
+# A figure's caption: #5c5c5c is 6.7:1 on white, above WCAG's 4.5:1 for small text.
 CAPTION_STYLE = "font-size:0.875rem;color:#5c5c5c"
 
 
