@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import sys
@@ -323,7 +322,7 @@ def report(count: int, training: bool, result: LoadResult, memory_mb: float) -> 
         print("   ", error)
 
 
-def start_training(jobs: TrainingJobs, home: Path) -> tuple[str, list[int]]:
+def start_training(jobs: TrainingJobs) -> tuple[str, list[int]]:
     """Start a run long enough to outlast the load; return once its epochs are under way
     (preparing MNIST takes seconds from the cache, minutes without)."""
     run_id = jobs.start(TrainConfig(epochs=50))
@@ -332,7 +331,7 @@ def start_training(jobs: TrainingJobs, home: Path) -> tuple[str, list[int]]:
         if time.monotonic() > deadline or jobs.running() != run_id:
             raise RuntimeError(f"training run {run_id} did not reach its epochs")
         time.sleep(1)
-    return run_id, [int(json.loads((home / "current.json").read_text())["pid"])]
+    return run_id, [int(jobs.current()["pid"])]
 
 
 def main() -> None:
@@ -368,7 +367,7 @@ def main() -> None:
             for count in arguments.sessions:
                 run_id, training_pid = None, []
                 if arguments.with_training:
-                    run_id, training_pid = start_training(jobs, Path(home))
+                    run_id, training_pid = start_training(jobs)
                 groups = {"server": [pid], "training": training_pid}
                 with PeakMemory(pid, *training_pid) as memory:
                     result = run_load(url, count, arguments.strokes, groups)
