@@ -1,4 +1,5 @@
-"""mnist_core: read a handwritten digit from any image with a small Keras CNN.
+"""mnist_core: read a handwritten digit from any image with a small CNN (trained with Keras,
+served by ONNX Runtime).
 
 >>> from mnist_core import DigitClassifier
 >>> DigitClassifier.load().predict(open("seven.png", "rb").read()).digit
