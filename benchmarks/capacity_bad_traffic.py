@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import requests
 from capacity_drawings import Drawing
-from capacity_user import CANVAS_KEYS, THINK_S, choose_mode
-from locust import User, between, task
+from capacity_user import CANVAS_KEYS, SessionUser, choose_mode
+from locust import task
 from streamlit_client import SessionError, StreamlitSession
 
 SOCKETS_AT_ONCE = 10
@@ -127,22 +127,13 @@ def outcome_of(run) -> tuple[str, str]:
     return "ignored", "; ".join(body for _, body in run.alerts)
 
 
-class BadUser(User):
+class BadUser(SessionUser):
     """One misbehaving client. ``drawings`` and ``recorder`` are set before a run; its count
     is set through Locust's ``fixed_count``."""
 
-    wait_time = between(*THINK_S)
     fixed_count = 0
     drawings: dict[str, list[Drawing]] = {}
     recorder = BadRecorder()
-    timeout_s = 30.0
-
-    def on_start(self) -> None:
-        self.session: StreamlitSession | None = None
-
-    def on_stop(self) -> None:
-        if self.session is not None:
-            self.session.close()
 
     def attempt(self, behaviour: str, action) -> None:
         """Run ``action()`` (returning outcome, detail) and count what it brought back."""

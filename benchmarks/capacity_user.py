@@ -49,13 +49,11 @@ class Recorder:
             self.error_examples.append(f"{kind}{'' if self.measuring else ' (outside)'}: {detail}")
 
 
-class CanvasUser(User):
-    """One visitor's tab. ``drawings``, ``blank`` and ``recorder`` are set before a run."""
+class SessionUser(User):
+    """A client with (at most) one Streamlit session, thinking between its actions."""
 
+    abstract = True  # Locust runs only its subclasses
     wait_time = between(*THINK_S)
-    drawings: dict[str, list[Drawing]] = {}
-    blank: dict[int, str] = {}
-    recorder = Recorder()
     timeout_s = 30.0
 
     def on_start(self) -> None:
@@ -64,6 +62,14 @@ class CanvasUser(User):
     def on_stop(self) -> None:
         if self.session is not None:
             self.session.close()
+
+
+class CanvasUser(SessionUser):
+    """One visitor's tab. ``drawings``, ``blank`` and ``recorder`` are set before a run."""
+
+    drawings: dict[str, list[Drawing]] = {}
+    blank: dict[int, str] = {}
+    recorder = Recorder()
 
     @task(8)
     def draw_digit(self) -> None:
