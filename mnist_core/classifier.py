@@ -150,10 +150,10 @@ class DigitClassifier:
                 if present:
                     batch = np.stack([digits[index] for index in present])
                     chunks.append((start, digits, present, model_thread.submit(self.scores, batch)))
-            for start, digits, present, scores in chunks:
+            for start, digits, present, pending in chunks:
+                scores = pending.result()
                 for row, index in enumerate(present):
-                    scored = scores.result()[row]
-                    results[start + index] = _reading(scored, digits[index], self.verdicts)
+                    results[start + index] = _reading(scores[row], digits[index], self.verdicts)
         return results
 
     def read_number(self, image) -> NumberReading:

@@ -136,10 +136,7 @@ def train(
     export = export_onnx(model, temporary_path(output_path, ".onnx"))
     try:
         served = DigitClassifier(OnnxNetwork(export))  # temperature 1: the network's own
-
-        def untempered(digits: np.ndarray) -> np.ndarray:
-            return served.scores(digits)
-
+        untempered = served.scores
         record["temperature"] = fit_temperature(
             untempered(dataset.x_validation), dataset.y_validation
         )
