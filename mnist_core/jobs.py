@@ -1,10 +1,12 @@
 """Training runs in their own process, one at a time for the whole fleet.
 
 The app starts ``python -m mnist_core train --run RUN_ID`` as a child in a new session: a
-Streamlit rerun, a closed tab or a crash of the training cannot touch the app, and the app's
-death does not kill a run. The child reports its progress and a heartbeat to the database
-(run_report.py), so every replica shows it; cancelling kills its process group when it runs
-here, and otherwise asks it, through the database, to stop after its batch.
+Streamlit rerun, a closed tab or a crash of the training cannot touch the app. A run dies with
+the app process that started it (a replica gone, or the app restarted): the child's stdin is a
+pipe whose other end only this process holds, and the child ends itself, run marked failed, when
+it reads end-of-file (run_report.py). The child reports its progress and a heartbeat to the
+database, so every replica shows it; cancelling kills its process group when it runs here, and
+otherwise asks it, through the database, to stop after its batch.
 
 "Is one running? if not, start" is atomic for the fleet: on PostgreSQL an advisory start lock,
 and a run lock the child holds until it dies (training_lock.py); on SQLite (one machine) an
@@ -181,16 +183,20 @@ class TrainingJobs:
             APP_HOME.name: str(self.registry.home),
             DATABASE_URL.name: self.registry.database_url,
         }
+        # stdin: the pipe the child watches for this process' death (the write end, never
+        # written, is closed by the kernel however we die). Not prctl(PR_SET_PDEATHSIG): it
+        # fires when the spawning *thread* ends, and Streamlit runs each rerun in a thread of its
+        # own, so every run would be killed as soon as the rerun that pressed Start finished.
         child = subprocess.Popen(
             _command(config, run_id, run_dir, self.data_path),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=open(run_dir / "log.txt", "wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=Path(__file__).parent.parent,
             env=env,
         )
-        _children[child.pid] = child
+        _children[child.pid] = child  # holds child.stdin open until the child has ended
         threading.Thread(target=_reap, args=(child,), daemon=True).start()
         return child
 
@@ -276,6 +282,7 @@ def _kill(pid: int) -> bool:
 
 def _reap(child: subprocess.Popen) -> None:
     child.wait()
+    child.stdin.close()
     _children.pop(child.pid, None)
 
 

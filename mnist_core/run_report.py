@@ -1,11 +1,15 @@
 """The training process' side of a run the app started (jobs.py): it holds the fleet's run lock
 (PostgreSQL), reports progress and a heartbeat to the database, hears a cancel asked from any
-replica, and stores the model, its export and its record when the run completes.
+replica, stores the model, its export and its record when the run completes, and ends with the
+app process that started it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import stat
+import sys
 import threading
 import time
 from dataclasses import asdict
@@ -18,6 +22,7 @@ from .registry import SERVED, TRAINING_FORMAT, ModelRegistry
 HEARTBEAT_S = 5  # a sign of life this often, even while preparing data or evaluating
 PROGRESS_EVERY_S = 0.5  # live progress at most this often (a batch takes milliseconds)
 VISIBLE_TIMEOUT_S = 120  # how long to wait for the starter to commit the run's row
+STARTER_GONE = "the app process that started this run stopped, and the run with it"
 
 
 class RunReport:
@@ -34,6 +39,7 @@ class RunReport:
         self._heart = threading.Thread(target=self._beat, daemon=True)
 
     def __enter__(self) -> RunReport:
+        _watch_starter(self._starter_gone)
         engine = self.registry.engine
         if not database.is_sqlite(engine):
             # Held until this process ends: its death frees the lock (the database sees the
@@ -50,6 +56,24 @@ class RunReport:
             # Closed for real, not returned to the pool, whose reset keeps session locks.
             self._lock_connection.invalidate()
             self._lock_connection.close()
+
+    def _starter_gone(self) -> None:
+        """The app that started us died: the run is marked failed and this process ends (its
+        process group: the data preparation's workers too), which frees the run lock. Killed,
+        not exited: the main thread may be deep in TensorFlow, where no exception reaches."""
+        try:
+            # A start whose transaction died with its app left no row: nothing to mark.
+            if self.registry.progress(self.run_id):
+                progress = {**self.latest, "status": "failed", "error": STARTER_GONE}
+                self.registry.finish_run(self.run_id, progress, only_if_unfinished=True)
+        except database.UNAVAILABLE:
+            pass  # whoever looks next finds the process gone and marks the run failed
+        finally:
+            group = os.getpgrp()
+            # Our own session (jobs.py): the group is ours alone. Run otherwise, only ourselves.
+            if group == os.getpid():
+                os.killpg(group, signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _await_row(self) -> None:
         """The starter commits the run's row once we hold the lock: wait for it, or our first
@@ -126,3 +150,27 @@ class RunReport:
                 TRAINING_FORMAT: model_path.read_bytes(),
             }
         self.registry.finish_run(self.run_id, payload, record, files)
+
+
+def _watch_starter(on_gone) -> None:
+    """Call ``on_gone`` (in a thread) when the app process that started us dies.
+
+    jobs.py makes our stdin a pipe whose write end only the app holds, and never writes to it:
+    end-of-file means the app process is gone, however it died (SIGKILL included), at once. A
+    stdin that is not a pipe (a run started by hand, from a terminal) has no app to watch."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
+            return
+        descriptor = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # stdin closed or replaced
+        return
+
+    def watch() -> None:
+        try:
+            while os.read(descriptor, 4096):
+                pass  # nothing is ever written; read on until end-of-file
+        except OSError:
+            pass  # the pipe broken is the same news
+        on_gone()
+
+    threading.Thread(target=watch, name="starter-watch", daemon=True).start()

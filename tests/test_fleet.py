@@ -8,14 +8,17 @@ killed: the machine may be busy training for real.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLE, start_at_once, wait_for
+from helpers import PROJECT_ROOT, SAMPLE, start_at_once, wait_for
 
 import mnist_core.jobs as jobs_module
 from mnist_core import DigitClassifier, database, training_lock
@@ -24,6 +27,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs import TrainingBusy, TrainingJobs
 from mnist_core.registry import BUNDLED_ID, SERVED, ModelRegistry, RegistryConfig
 from mnist_core.renderings import png_bytes
+from mnist_core.run_report import STARTER_GONE
 
 LONG_RUN = TrainConfig(epochs=50, subset=0)  # minutes on the sample: still going when we look
 SHORT_RUN = TrainConfig(epochs=1, subset=0)
@@ -122,29 +126,76 @@ def test_a_run_on_one_replica_is_watched_and_cancelled_from_the_other(replicas, 
     assert replica_b.model_file(run_id, SERVED) is None
 
 
-def test_a_killed_training_process_frees_the_lock_and_its_run_is_marked_failed(replicas):
+@contextlib.contextmanager
+def replica_process(home: Path, database_url: str):
+    """An app replica of its own (a process, as `streamlit run` would be) that starts LONG_RUN
+    and lives on; yields (the process, the run id). Killed at the end if still alive."""
+    code = (
+        "import sys, time\n"
+        "from mnist_core.config import TrainConfig\n"
+        "from mnist_core.jobs import TrainingJobs\n"
+        "from mnist_core.registry import ModelRegistry\n"
+        f"print(TrainingJobs(ModelRegistry()).start(TrainConfig(**{LONG_RUN.__dict__!r})),"
+        " flush=True)\n"
+        "time.sleep(3600)\n"
+    )
+    # Given as the app takes them: the environment, never the command line.
+    env = {**os.environ, "MNIST_APP_HOME": str(home), "MNIST_DATABASE_URL": database_url}
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    app = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )
+    try:
+        run_id = app.stdout.readline().strip()
+        assert run_id, f"the replica did not start a run (exit {app.poll()})"
+        yield app, run_id
+    finally:
+        app.kill()
+        app.wait(timeout=30)
+
+
+def training_gone(pid: int) -> bool:
+    """The process ended (a zombie no parent has reaped yet counts as ended)."""
+    return not jobs_module._alive(pid)
+
+
+@pytest.mark.parametrize("killed", ["the training process", "the replica that started it"])
+def test_a_killed_training_process_frees_the_lock_and_its_run_is_marked_failed(
+    replicas, killed, postgres_database
+):
+    """SIGKILL of the training process, or of the app replica that started it (the run dies
+    with its replica, docs/deploy.md): the lock is free, the run failed, nothing else lost."""
     replica_a, replica_b = replicas
     jobs_a, jobs_b = TrainingJobs(replica_a), TrainingJobs(replica_b)
-    run_id = jobs_a.start(LONG_RUN)
-    assert lock_holder(replica_b) is not None
-    wait_for(
-        lambda: replica_a.progress(run_id).get("phase") == "training",
-        timeout_s=240,
-        what="the run to reach its training phase",
-    )
-    pid = jobs_a.current()["pid"]
-    # The child was given the database through its environment: no URL (no password) is on
-    # its command line, which every user of the machine can read.
-    assert b"postgresql" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    assert replica_a.database_url.encode() in Path(f"/proc/{pid}/environ").read_bytes()
-    os.kill(pid, signal.SIGKILL)
-    killed = time.monotonic()
-    # The database sees the connection close and frees the lock: B knows at its next look.
-    wait_for(lambda: jobs_b.running() is None, 10, "B to see the run end", poll_s=0.05)
-    assert time.monotonic() - killed < 10
-    assert lock_holder(replica_b) is None
+    with contextlib.ExitStack() as stack:
+        if killed == "the training process":
+            app, run_id = None, jobs_a.start(LONG_RUN)
+        else:
+            app, run_id = stack.enter_context(replica_process(replica_a.home, postgres_database))
+        assert lock_holder(replica_b) is not None
+        wait_for(
+            lambda: replica_a.progress(run_id).get("phase") == "training",
+            timeout_s=240,
+            what="the run to reach its training phase",
+        )
+        pid = jobs_a.current()["pid"]
+        # The child was given the database through its environment: no URL (no password) is
+        # on its command line, which every user of the machine can read.
+        assert b"postgresql" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert replica_a.database_url.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+        os.kill(pid if app is None else app.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        # The database sees the connection close and frees the lock: B knows at its next look.
+        wait_for(lambda: jobs_b.running() is None, 10, "B to see the run end", poll_s=0.05)
+        assert time.monotonic() - killed_at < 10
+        wait_for(lambda: training_gone(pid), 10, "the training process to end", poll_s=0.05)
+    # The server ends the dead process' session (and frees its lock) as it reads the closed
+    # connection: milliseconds after the process, which may have marked its run failed first.
+    wait_for(lambda: lock_holder(replica_b) is None, 5, "the run lock to be free", poll_s=0.05)
     progress = replica_b.progress(run_id)
     assert progress["status"] == "failed" and progress.get("error"), progress
+    if app is not None:  # the child said why before it ended itself
+        assert progress["error"] == STARTER_GONE, progress
     assert replica_b.model_file(run_id, SERVED) is None
     # The fleet is free again: B starts the next run.
     second = jobs_b.start(SHORT_RUN)
@@ -152,6 +203,31 @@ def test_a_killed_training_process_frees_the_lock_and_its_run_is_marked_failed(r
     jobs_b.cancel(second)
     assert replica_a.progress(second)["status"] == "cancelled"
     assert replica_a.progress(run_id)["status"] == "failed"  # the killed run stays failed
+
+
+def test_on_one_machine_a_run_dies_with_the_app_that_started_it(tmp_path, monkeypatch):
+    """The SQLite default: the app restarted (or killed) ends its run; the next app process
+    finds it failed and the server free."""
+    monkeypatch.setenv("MNIST_DATA", str(SAMPLE))
+    database_url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    registry = ModelRegistry(RegistryConfig(home=tmp_path, database=database_url))
+    jobs = TrainingJobs(registry)
+    with replica_process(tmp_path, database_url) as (app, run_id):
+        wait_for(
+            lambda: registry.progress(run_id).get("status") == "running",
+            timeout_s=240,
+            what="the run to report",
+        )
+        pid = jobs.current()["pid"]
+        assert jobs.running() == run_id
+        app.send_signal(signal.SIGKILL)
+        wait_for(lambda: training_gone(pid), 10, "the training process to end", poll_s=0.05)
+    assert jobs.running() is None
+    assert registry.progress(run_id)["status"] == "failed"
+    assert registry.progress(run_id)["error"] == STARTER_GONE
+    second = jobs.start(SHORT_RUN)
+    jobs.cancel(second)
+    assert registry.progress(second)["status"] == "cancelled"
 
 
 def test_a_training_process_that_stops_answering_is_failed_and_its_lock_freed(
