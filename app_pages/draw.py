@@ -16,7 +16,8 @@ from app_pages.shared import (
 )
 from mnist_core import InvalidImageError
 from mnist_core.decode import ALLOWED_EXTENSIONS, decode
-from mnist_core.number_reading import holds_number
+from mnist_core.explain import outlined
+from mnist_core.number_reading import NumberReading, read_photo
 
 EMPTY_CANVAS = "Draw a digit on the canvas to see what the model reads."
 WAITING_FOR_DIGIT = "Draw a digit: its reading appears here."
@@ -100,34 +101,6 @@ def reading_line(
     )
 
 
-def outlined(image: np.ndarray, digits) -> np.ndarray:
-    """RGB copy of a decoded image with a box and the reading over each digit."""
-    rgb = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    if image.ndim == 3 and image[..., 3].min() < 255:  # transparent canvas: ink on white
-        alpha = image[..., 3:4] / 255.0
-        rgb = (rgb * alpha + 255 * (1 - alpha)).astype(np.uint8)
-    rgb = np.ascontiguousarray(rgb)
-    thickness = max(2, max(rgb.shape[:2]) // 200)
-    for digit in digits:
-        left, top, width, height = digit.box
-        cv2.rectangle(rgb, (left, top), (left + width, top + height), (59, 91, 219), thickness)
-        scale = thickness / 2.5
-        (_, text_height), _ = cv2.getTextSize("0", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        gap = 2 * thickness
-        # Above the box, or just inside its top when the box touches the image's top edge.
-        baseline = top - gap if top - gap - text_height >= 0 else top + gap + text_height
-        cv2.putText(
-            rgb,
-            str(digit.digit),
-            (left + (0 if baseline < top else gap), baseline),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (59, 91, 219),
-            thickness,
-        )
-    return rgb
-
-
 def show_number(reading, image: np.ndarray) -> None:
     """The number block: the text, its confidence, the image with each digit outlined."""
     st.metric("Prediction (number)", reading.text)
@@ -205,15 +178,14 @@ def upload_section(classifier, run_id: str) -> None:
         return
     data = upload.getvalue()
     try:
-        # Decode the file once (EXIF, palette, size checks); both readings take the array.
+        # Decoded once (EXIF, palette, size checks): the reading and the preview take the array.
         preview = decode(data)
-        reading = classifier.read_number(preview)
-        prediction = None if holds_number(reading) else classifier.predict(preview)
+        prediction = read_photo(classifier, preview)
     except InvalidImageError as error:
         st.error(f"Cannot read {upload.name}: {error}")
         return
-    if prediction is None:
-        show_number(reading, preview)
+    if isinstance(prediction, NumberReading):
+        show_number(prediction, preview)
         return
     picture, answer = st.columns([1, 2], gap="large")
     # Not stretched: stacked on a phone, a full-width photo pushed the answer below the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -14,14 +13,15 @@ from app_pages.shared import (
     active_classifier,
     admin_login_form,
     admin_password,
-    enlarged,
     is_admin,
     jobs,
     model_label,
+    pixel_figure,
     registry,
 )
 from mnist_core.config import TRAIN_LIMITS, TRAIN_PRESETS, TrainConfig
 from mnist_core.corrections import CorrectionStore
+from mnist_core.data import DOWNLOADED
 from mnist_core.database import UNAVAILABLE
 from mnist_core.jobs import TrainingBusy
 from mnist_core.registry import PromotionError
@@ -43,6 +43,8 @@ BATCH_SIZES = tuple(
     for power in range(4, 11)
     if TRAIN_LIMITS["batch_size"][0] <= 2**power <= TRAIN_LIMITS["batch_size"][1]
 )
+GALLERY_DIGITS = 24  # misread test digits shown: a few rows on a laptop, no scrolling wall
+GALLERY_CORRECTIONS = 48  # collected corrections shown at once: six rows of eight
 ARCH_NAMES = {"compact": "Ours (compact, batch-normalised CNN)", "tutorial": "The tutorial's CNN"}
 
 
@@ -309,23 +311,10 @@ def training_form() -> None:
 
 @st.cache_data(show_spinner="Loading the test digits...", max_entries=4)
 def test_digits(source: str, indices: tuple[int, ...]):
-    """The MNIST test digits at ``indices`` as the model saw them (float, 0 to 1), and their
-    labels, for the gallery of mistakes. Only these go through ``to_mnist``, the path every
-    image takes (training's cached copies are keyed by the whole set): 24 digits take
-    milliseconds, all 10,000 would take the server's two cores for seconds."""
-    from mnist_core.data import load_mnist
-    from mnist_core.preprocess import to_mnist
+    """:func:`mnist_core.metrics.test_digits_as_seen`, kept per record's data and digits."""
+    from mnist_core.metrics import test_digits_as_seen
 
-    # A record made on another machine names a path that may not exist here: then use this
-    # server's own copy ($MNIST_DATA, else Keras' download). Test sets are identical.
-    local = source != "keras download" and Path(source).is_file()
-    data = load_mnist(source if local else None)
-    images = []
-    for index in indices:
-        digit = to_mnist(data.x_test[index])
-        # As in training: should the speck filter ever find no digit, the original stands in.
-        images.append(digit if digit is not None else data.x_test[index] / np.float32(255))
-    return np.stack(images), data.y_test[list(indices)]
+    return test_digits_as_seen(source, indices)
 
 
 def mistakes_gallery(record: dict) -> None:
@@ -334,24 +323,25 @@ def mistakes_gallery(record: dict) -> None:
     wrong = int(confusion.sum() - np.trace(confusion))
     if not mistakes:
         return
-    shown = mistakes[:24]
+    shown = mistakes[:GALLERY_DIGITS]
     try:
         images, labels = test_digits(
-            record.get("data_source", "keras download"), tuple(index for index, _ in shown)
+            record.get("data_source", DOWNLOADED), tuple(index for index, _ in shown)
         )
     except Exception as error:
         st.caption(f"The test digits are not available here ({error}).")
         return
-    st.caption(f"Misclassified test digits (true → read): {wrong:,} in all, the first 24 shown")
+    st.caption(
+        f"Misclassified test digits (true → read): {wrong:,} in all, the first {len(shown)} shown"
+    )
     # A row that wraps, not eight columns: those stack on a phone, one digit a line.
     row = st.container(horizontal=True)
-    for position, (_, predicted) in enumerate(shown):
-        row.image(
-            images[position],
-            clamp=True,
+    for image, label, (_, predicted) in zip(images, labels, shown, strict=True):
+        row.html(
+            pixel_figure(
+                image, 56, f"{label} → {predicted}", f"A test {label} the model read as {predicted}"
+            ),
             width=56,
-            caption=f"{labels[position]} → {predicted}",
-            alt=f"A test {labels[position]} the model read as {predicted}",
         )
 
 
@@ -514,20 +504,24 @@ def collected_section() -> None:
         key="collected_export",
     )
     columns = st.columns(8)
-    for position, correction in enumerate(corrections[:48]):
+    for position, correction in enumerate(corrections[:GALLERY_CORRECTIONS]):
         with columns[position % 8]:
             read = "not a digit" if correction.predicted is None else str(correction.predicted)
-            st.image(
-                enlarged(correction.model_input, 2),
-                clamp=True,
-                caption=f"{correction.label} (read {read})",
-                alt=f"A {correction.label} the model read as {read}",
+            st.html(
+                pixel_figure(
+                    correction.model_input,
+                    56,
+                    f"{correction.label} (read {read})",
+                    f"A {correction.label} the model read as {read}",
+                )
             )
             if is_admin() and st.button("Delete", key=f"collected_delete_{correction.id}"):
                 store.delete(correction.id)
                 st.rerun()
-    if len(corrections) > 48:
-        st.caption(f"Showing 48 of {len(corrections)}; filter by digit to see others.")
+    if len(corrections) > GALLERY_CORRECTIONS:
+        st.caption(
+            f"Showing {GALLERY_CORRECTIONS} of {len(corrections)}; filter by digit to see others."
+        )
 
 
 st.title("Retrain the model")

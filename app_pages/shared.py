@@ -6,13 +6,13 @@ import base64
 import gc
 import hashlib
 import hmac
+from pathlib import Path
 
 import cv2
 import numpy as np
 import streamlit as st
 
-from mnist_core import DigitClassifier, Prediction, legacy
-from mnist_core.classifier import BUNDLED_MODEL
+from mnist_core import DigitClassifier, Prediction, legacy, serving
 from mnist_core.config import ADMIN_PASSWORD
 from mnist_core.corrections import CorrectionStore
 from mnist_core.database import UNAVAILABLE
@@ -24,6 +24,7 @@ UNSURE_BELOW = 0.6  # under this top probability we show the two best guesses, n
 NOT_A_DIGIT = "not_a_digit"  # Prediction.verdict of ink that is not one digit
 NOT_A_DIGIT_MESSAGE = "That does not look like a digit"
 MODEL_INPUT_CAPTION = "What the model saw (28x28)"
+EXPLANATION_PICTURE_PX = 168  # six screen pixels a model pixel
 EXPLANATION_TEXT_PX = 200  # the "Why this digit?" words: beside the picture from this width
 # A figure's caption: #5c5c5c is 6.7:1 on white, above WCAG's 4.5:1 for small text.
 CAPTION_STYLE = "font-size:0.875rem;color:#5c5c5c"
@@ -66,22 +67,14 @@ def jobs() -> TrainingJobs:
 
 
 def active_classifier() -> tuple[DigitClassifier, str, str | None]:
-    """(classifier, run id, warning). Falls back to the bundled model if the active one is
-    missing or does not load; nothing on disk is changed."""
-    active = registry().active()
-    try:
-        classifier = load_classifier(str(active.path), active.path.stat().st_mtime)
-        return classifier, active.run_id, active.warning
-    except Exception as error:  # a truncated or foreign file: keep serving with the bundled one
-        warning = (
-            f"the active model {active.run_id} could not be loaded ({error}); "
-            "using the bundled model"
-        )
-        return (
-            load_classifier(str(BUNDLED_MODEL), BUNDLED_MODEL.stat().st_mtime),
-            BUNDLED_ID,
-            warning,
-        )
+    """(classifier, run id, warning): the active model from this process' cache, or the
+    bundled one when it is missing or does not load (``serving.active_classifier``)."""
+    return serving.active_classifier(registry(), cached_classifier)
+
+
+def cached_classifier(path: Path) -> DigitClassifier:
+    """The model at ``path`` from the cache, loaded afresh when the file has changed."""
+    return load_classifier(str(path), path.stat().st_mtime)
 
 
 def follow_the_active_model(run_id: str) -> None:
@@ -121,11 +114,6 @@ def admin_login_form(key: str) -> None:
                 st.rerun()
             else:
                 st.error("Wrong password.")
-
-
-def enlarged(digit: np.ndarray, scale: int = 6) -> np.ndarray:
-    """A 28x28 [0, 1] digit as uint8, each pixel a scale x scale block (no smoothing)."""
-    return np.kron((digit * 255).astype(np.uint8), np.ones((scale, scale), np.uint8))
 
 
 def show_prediction(
@@ -179,18 +167,24 @@ def show_not_a_digit(
         )
 
 
-def pixel_figure(digit: np.ndarray, size_px: int, caption: str) -> str:
-    """A 28x28 [0, 1] digit as an HTML figure, each pixel a sharp square, the PNG inline.
+def pixel_figure(digit: np.ndarray, size_px: int, caption: str, alt: str | None = None) -> str:
+    """A 28x28 digit as an HTML figure, each pixel a sharp square, the PNG inline: the one way
+    every page shows a model's input. ``digit``: grey floats in [0, 1] (as ``to_mnist`` gives
+    them) or uint8, or (28, 28, 3) uint8 RGB; ``alt`` defaults to the caption.
 
     Not ``st.image``: its picture is a file the browser fetches after each stroke, then lays
     the page out again when it arrives; with eight tabs on the server's two cores that alone
     doubled the p95 wait for a reading (bench_app). Inline and sized, it is drawn at once."""
-    _, png = cv2.imencode(".png", (np.clip(digit, 0, 1) * 255).astype(np.uint8))
+    pixels = digit if digit.dtype == np.uint8 else (np.clip(digit, 0, 1) * 255).astype(np.uint8)
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)  # PNG encoding takes OpenCV's order
+    _, png = cv2.imencode(".png", pixels)
     source = "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii")
     return (
         f'<figure style="margin:0"><img src="{source}" width="{size_px}" height="{size_px}"'
-        f' alt="{caption}" style="image-rendering:pixelated;display:block;max-width:100%;'
-        f'height:auto"><figcaption style="{CAPTION_STYLE}">{caption}</figcaption></figure>'
+        f' alt="{alt or caption}" style="image-rendering:pixelated;display:block;'
+        f'max-width:100%;height:auto"><figcaption style="{CAPTION_STYLE}">{caption}'
+        "</figcaption></figure>"
     )
 
 
@@ -230,15 +224,18 @@ def explanation(prediction: Prediction, classifier, key: str) -> None:
     runners = ", ".join(
         f"{digit} ({probability:.1%})" for digit, probability in prediction.ranked[1:4]
     )
-    # A row that wraps: the words beside the picture where both fit, under it where not. In
-    # a third of the answer column the 168 px picture overflowed onto the words (1280x800).
+    # A row that wraps: the words beside the picture where both fit, under it where not (in
+    # a narrow answer column, two fixed columns would put the picture over the words).
     with st.container(horizontal=True, gap="small"):
-        st.image(
-            overlay(prediction.model_input, heat),
-            width=168,
-            caption="Red: the pixels the reading depends on most",
-            alt=f"The drawing as the model saw it, the strokes its reading {prediction.digit} "
-            "depends on most in red",
+        st.html(
+            pixel_figure(
+                overlay(prediction.model_input, heat),
+                EXPLANATION_PICTURE_PX,
+                "Red: the pixels the reading depends on most",
+                f"The drawing as the model saw it, the strokes its reading {prediction.digit} "
+                "depends on most in red",
+            ),
+            width=EXPLANATION_PICTURE_PX,
         )
         st.markdown(
             f"Hiding the red strokes lowers the model's belief in **{prediction.digit}** "

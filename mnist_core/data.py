@@ -14,6 +14,7 @@ from .errors import DataError
 
 ENV_VAR = DATA.name
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+DOWNLOADED = "keras download"  # MnistData.source of Keras' own copy
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class MnistData:
     y_train: np.ndarray  # (N,) uint8, 0-9
     x_test: np.ndarray
     y_test: np.ndarray
-    source: str  # a path, or "keras download"
+    source: str  # a path, or DOWNLOADED
     checksum: str  # sha256 of the four arrays' bytes: the record says what a model saw
 
 
@@ -47,12 +48,21 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
     if path is not None:
         arrays, source = _read_npz(Path(path)), str(Path(path).resolve())
     else:
-        arrays, source = _download(), "keras download"
+        arrays, source = _download(), DOWNLOADED
     _validate(arrays, source)
     digest = hashlib.sha256()
     for key in KEYS:
         digest.update(np.ascontiguousarray(arrays[key]).tobytes())
     return MnistData(*(arrays[key] for key in KEYS), source=source, checksum=digest.hexdigest())
+
+
+def load_recorded(source: str) -> MnistData:
+    """The MNIST a training record names (its ``data_source``: a path, or "keras download")
+    when this machine has that file, else this machine's own (:func:`load_mnist` with no
+    path): a record made on another machine names a path that may not exist here, and
+    MNIST's test set is the same everywhere."""
+    local = source != DOWNLOADED and Path(source).is_file()
+    return load_mnist(source if local else None)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

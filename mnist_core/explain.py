@@ -1,8 +1,14 @@
-"""Why the model read a digit: which pixels its decision depends on (occlusion sensitivity)."""
+"""Why the model read what it read: which pixels a digit's reading depends on (occlusion
+sensitivity), and where in a picture it found each digit of a number."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+
+from .decode import on_white
+
+OUTLINE_RGB = (59, 91, 219)  # the app's accent blue, as the chosen probability bar
 
 PATCH = 6  # px of the 28x28 input hidden at a time: about one stroke segment
 STRIDE = 2
@@ -33,8 +39,35 @@ def occlusion_map(probabilities_of, digit: np.ndarray, target: int) -> np.ndarra
     return heat / heat.max() if heat.max() > 0 else heat
 
 
-def overlay(digit: np.ndarray, heat: np.ndarray, scale: int = 6) -> np.ndarray:
-    """RGB uint8 image: the digit in grey with the heat map in red, each pixel scale x scale."""
+def overlay(digit: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """(28, 28, 3) uint8 RGB: the digit in grey with the heat map in red."""
     grey = digit * 0.6
     rgb = np.stack([np.maximum(grey, heat), grey * (1 - heat), grey * (1 - heat)], axis=-1)
-    return np.kron((rgb * 255).astype(np.uint8), np.ones((scale, scale, 1), np.uint8))
+    return (rgb * 255).astype(np.uint8)
+
+
+def outlined(image: np.ndarray, digits) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a decoded image (as on a white page: :func:`on_white`) with a
+    box and the digit read over each of ``digits`` (predictions with a ``box``: x, y, width,
+    height in the image's pixels). Cheap enough for every stroke: a 560x280 canvas takes
+    well under a millisecond."""
+    rgb = cv2.cvtColor(on_white(image), cv2.COLOR_GRAY2RGB)
+    thickness = max(2, max(rgb.shape[:2]) // 200)  # 2 px on a canvas, thicker on a photo
+    scale = thickness / 2.5
+    (_, text_height), _ = cv2.getTextSize("0", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    gap = 2 * thickness
+    for digit in digits:
+        left, top, width, height = digit.box
+        cv2.rectangle(rgb, (left, top), (left + width, top + height), OUTLINE_RGB, thickness)
+        # Above the box, or just inside its top when the box touches the image's top edge.
+        baseline = top - gap if top - gap - text_height >= 0 else top + gap + text_height
+        cv2.putText(
+            rgb,
+            str(digit.digit),
+            (left + (0 if baseline < top else gap), baseline),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            OUTLINE_RGB,
+            thickness,
+        )
+    return rgb

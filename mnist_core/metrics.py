@@ -26,3 +26,19 @@ def test_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
         "confusion_matrix": confusion.tolist(),  # rows: true digit, columns: predicted
         "misclassified": [[int(index), int(predicted[index])] for index in wrong[:200]],
     }
+
+
+def test_digits_as_seen(data_source: str, indices) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST test digits (e.g. a record's ``misclassified``) as the model saw them: uint8
+    (n, 28, 28) through training's own preprocessing, and their labels.
+
+    Only these go through it, not the whole test set (training's cached copy is keyed by
+    all of it): a gallery's 24 digits take milliseconds, all 10,000 seconds of both cores.
+    ``data_source`` is the record's (:func:`mnist_core.data.load_recorded`).
+    """
+    from .data import load_recorded
+    from .training_data import _preprocess_chunk
+
+    data = load_recorded(data_source)
+    rows = list(indices)
+    return _preprocess_chunk(data.x_test[rows]), data.y_test[rows]

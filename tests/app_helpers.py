@@ -3,7 +3,9 @@ through AppTest, the draw page's controls and answers, and a finished run in the
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 import sys
 import types
 from pathlib import Path
@@ -13,6 +15,7 @@ from unittest import mock
 # first imported inside it, and a SQLAlchemy imported afresh by the next run mixes with the
 # objects of the dropped one (KeyError: comma_op, "No such event 'connect'"); so would
 # PostgreSQL's driver, whose errors SQLAlchemy would then no longer recognise and wrap.
+import cv2
 import numpy as np
 import psycopg  # noqa: F401
 import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
@@ -95,6 +98,19 @@ def reading_line(app: AppTest) -> str:
         html.proto.body for html in app.get("html") if "draw-reading-line" in html.proto.body
     ]
     return line
+
+
+def figures(app: AppTest) -> dict[str, np.ndarray]:
+    """The pictures the app drew inline (``shared.pixel_figure``), by caption: each PNG's
+    pixels as the browser gets them, (H, W) grey or (H, W, 3) in OpenCV's BGR order."""
+    found = {}
+    for html in app.get("html"):
+        for encoded, caption in re.findall(
+            r'base64,([^"]+)".*?<figcaption[^>]*>(.*?)</figcaption>', html.proto.body
+        ):
+            png = np.frombuffer(base64.b64decode(encoded), np.uint8)
+            found[caption] = cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
+    return found
 
 
 def completed_run(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import gc
 import re
 
-import cv2
 import numpy as np
 import pytest
 from app_helpers import (
     FakeCanvas,
     choose,
+    figures,
     own_app_home,
     prediction_metric,
     reading_line,
@@ -60,11 +59,7 @@ def test_draw_page_reads_an_injected_drawing(mnist, classifier, position):
     assert len(heights) == 10 and int(np.argmax(heights)) == label
     assert f"Read: <b>{label} (" in reading_line(app)
     # What the model saw: the 28x28 input itself, inline, a digit the model reads the same.
-    (figure,) = [
-        html.proto.body for html in app.get("html") if "What the model saw" in html.proto.body
-    ]
-    png = base64.b64decode(re.search(r"base64,([^\"]+)", figure).group(1))
-    seen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    seen = figures(app)["What the model saw (28x28)"]
     assert seen.shape == (28, 28)
     assert classifier.predict(seen).digit == label
 
@@ -253,8 +248,9 @@ def test_why_this_digit_shows_the_occlusion_map_only_when_asked(mnist):
     drawing = canvas_drawing(mnist["x_test"][3], np.random.default_rng(3))
     with FakeCanvas(drawing):
         app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90).run()
-        images_before = len(app.get("image"))
+        assert not [caption for caption in figures(app) if caption.startswith("Red:")]
         app.toggle(key="draw_explain").set_value(True).run()
     assert not app.exception
-    assert len(app.get("image")) == images_before + 1
+    (heat,) = [image for caption, image in figures(app).items() if caption.startswith("Red:")]
+    assert heat.shape == (28, 28, 3)  # the model's input, its pixels enlarged by the browser
     assert any("Next most likely" in block.value for block in app.markdown)

@@ -16,7 +16,8 @@ from helpers import SAMPLE
 from mnist_core import DigitClassifier
 from mnist_core.config import TrainConfig
 from mnist_core.corrections import CorrectionStore
-from mnist_core.explain import occlusion_map
+from mnist_core.decode import on_white
+from mnist_core.explain import OUTLINE_RGB, occlusion_map, outlined
 from mnist_core.renderings import (
     as_paper_scan,
     canvas_drawing,
@@ -209,6 +210,27 @@ def test_a_retrain_with_corrections_runs_and_reports_them(tmp_path, mnist):
     # corrections five times each.
     extras = record["styled_digits"] + record["not_digit_drawings"]
     assert record["train_digits"] == int(2000 * 11 / 12) + extras + 16 * 5
+
+
+def test_outlined_boxes_each_digit_over_the_picture_as_a_page_shows_it(classifier, mnist):
+    number = next(composed_numbers(mnist["x_test"], mnist["y_test"], 1, number_canvas, seed=5))[1]
+    reading = classifier.read_number(number)
+    shown = outlined(number, reading.digits)
+    assert shown.shape == (*number.shape[:2], 3) and shown.dtype == np.uint8
+    blue = np.all(shown == OUTLINE_RGB, axis=-1)
+    for digit in reading.digits:  # each box's corner is drawn in the outline colour
+        left, top, _, _ = digit.box
+        assert blue[top, left]
+    # Away from the boxes and their labels (above or just inside each), the canvas as a page
+    # shows it: its transparent background white.
+    near = np.zeros(number.shape[:2], bool)
+    for left, top, width, height in (digit.box for digit in reading.digits):
+        near[max(0, top - 40) : top + height + 5, max(0, left - 5) : left + width + 5] = True
+    np.testing.assert_array_equal(shown[~near], np.repeat(on_white(number)[~near, None], 3, 1))
+    transparent = np.zeros((40, 40, 4), np.uint8)
+    transparent[10:30, 18:22, 3] = 255  # a black bar on a transparent canvas
+    shown = outlined(transparent, [])
+    assert shown[0, 0].tolist() == [255, 255, 255] and shown[20, 20].tolist() == [0, 0, 0]
 
 
 def test_occlusion_map_points_at_the_ink(classifier, mnist):
