@@ -58,7 +58,7 @@ def canvas_image(width: int):
         if sent == st.session_state.get("draw_stale"):
             return None  # cleared; the blank canvas has not reported yet
         # It has reported something else since (its blank state): from now on even the very
-        # same drawing is a new one. Kept stale, a digit redrawn pixel for pixel went unread.
+        # same drawing is a new one: kept stale, a digit redrawn pixel for pixel would go unread.
         st.session_state["draw_stale"] = None
     return image
 

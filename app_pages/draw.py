@@ -44,7 +44,7 @@ NOT_A_DIGIT_HINTS = {
     "helps.",
 }
 # Where the answer is beside the canvas the line is out of sight but not out of the page: it
-# is the live region a screen reader announces each reading from (display: none silenced it).
+# is the live region a screen reader announces each reading from (display: none would hide it).
 READING_LINE_CSS = (
     f"<style>@media (min-width: {STACKED_BELOW_PX}px) {{"
     ' [data-testid="stElementContainer"]:has(.draw-reading-line:not(.everywhere)) {'
@@ -210,10 +210,9 @@ def upload_section(classifier, run_id: str) -> None:
 
 classifier, active_run, _ = active_classifier()
 st.title("Handwritten digit reader")
-# One control for what to read, not tabs: a tab panel (react-aria) walks its whole subtree,
-# checking each element's visibility, on every change inside it, so after every stroke
-# (~35 ms of each browser tab's main thread a digit, in a CPU profile). Only the chosen
-# section is drawn.
+# One control for what to read, and only the chosen section drawn: a tab panel (react-aria)
+# would keep every section in the page and walk its whole subtree, checking each element's
+# visibility, on every change inside it, so on every stroke.
 source = st.segmented_control(
     "Read",
     list(SOURCES),

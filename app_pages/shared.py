@@ -173,8 +173,8 @@ def pixel_figure(digit: np.ndarray, size_px: int, caption: str, alt: str | None 
     them) or uint8, or (28, 28, 3) uint8 RGB; ``alt`` defaults to the caption.
 
     Not ``st.image``: its picture is a file the browser fetches after each stroke, then lays
-    the page out again when it arrives; with eight tabs on the server's two cores that alone
-    doubled the p95 wait for a reading (bench_app). Inline and sized, it is drawn at once."""
+    the page out again when it arrives, a second round trip to a server busy with other
+    sessions' strokes. Inline and sized, it is drawn with the page."""
     pixels = digit if digit.dtype == np.uint8 else (np.clip(digit, 0, 1) * 255).astype(np.uint8)
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)  # PNG encoding takes OpenCV's order
@@ -192,8 +192,8 @@ def probability_bars(probabilities: np.ndarray, chosen: int | None) -> str:
     """The ten probabilities as a bar chart in plain HTML, ``chosen``'s bar darker (none
     when None).
 
-    Not ``st.bar_chart``: a Vega chart costs each browser tens of ms of CPU on every stroke;
-    eight tabs sharing a 2-core server with it waited seconds for their readings."""
+    Not ``st.bar_chart``: a Vega chart is rebuilt in the browser on every stroke, tens of ms
+    of CPU each time; these bars are laid out like text."""
     bars = []
     for digit, probability in enumerate(probabilities):
         colour = "#3b5bdb" if digit == chosen else "#a5b4fc"

@@ -75,8 +75,8 @@ def test_clear_empties_the_canvas_in_place_and_removes_the_prediction(mnist):
     assert not app.exception
     assert not prediction_metric(app)
     assert any("Draw a digit" in info.value for info in app.info)
-    # The same canvas, told to empty itself: not a new one mounted after the run (strokes
-    # drawn before it listened were lost).
+    # The same canvas, told to empty itself: not a new one mounted after the run, which
+    # would lose the strokes drawn before it listened.
     before, after = calls[0], calls[-1]
     assert after["key"] == before["key"]
     assert after["initial_drawing"]["objects"] == []
@@ -122,8 +122,8 @@ def test_the_very_same_drawing_after_clear_is_read_again(mnist):
 
 
 def test_the_loaded_model_is_out_of_the_garbage_collectors_sight():
-    # Streamlit's two full collections after every run would otherwise walk TensorFlow's
-    # objects (~350 ms a stroke); frozen objects are skipped.
+    # Streamlit's full collections after every run would otherwise walk every object the
+    # model, Streamlit, pandas and Altair keep alive, every stroke; frozen ones are skipped.
     run_app()
     assert gc.get_freeze_count() > 100_000
 

@@ -83,7 +83,7 @@ def test_a_digit_drawn_with_the_mouse_is_read(page, digit):
     assert shown_prediction(page) == str(digit)[-1]
     # The answer is in view beside the canvas: the phone's reading line is out of sight (a
     # 1 px clip), yet a live region in the page that a screen reader announces the reading
-    # from (display: none, as it was, took it out of the accessibility tree).
+    # from (display: none would take it out of the accessibility tree).
     line = page.locator('[data-testid="stElementContainer"]:has(.draw-reading-line)')
     assert line.bounding_box()["width"] <= 1
     assert page.get_by_role("status").filter(has_text=f"Read: {str(digit)[-1]} (").count() == 1
