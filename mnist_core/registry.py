@@ -5,7 +5,8 @@ The database holds each run's progress and record (JSON), its model files (the O
 app serves, the ``.keras`` training format) and the one active-model row. A replica reads a
 model's bytes once and keeps them under the app home (``model_cache/<run>-<sha256>.onnx``, its
 record beside): checking which model is active is one small query, loading a new one happens
-only when that answer changes.
+only when that answer changes. Each time it adds one, the cache is pruned to the active model
+and the few used last (a rollback to a recent model reads no bytes again).
 
 Under the app home (``$MNIST_APP_HOME``, default ``<project>/app_data``, git-ignored) stay only
 local things: ``runs/<run_id>/``, the training process' working folder (its log, its files
@@ -20,6 +21,7 @@ import math
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,12 @@ from .database import ONE_ROW, active_model, model_files, runs
 BUNDLED_ID = "bundled"
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 SERVED, TRAINING_FORMAT = "onnx", "keras"  # model_files.kind
+# Cached models kept besides the active one: each is a few MB, and one pruned is fetched from
+# the database again when asked for.
+CACHE_KEEP = 3
+# A cache file this process handed out (or anyone wrote) this recently may be about to be
+# loaded (a model is read whole when it is loaded, never after): it is never deleted.
+CACHE_IN_USE_S = 600
 
 
 @dataclass(frozen=True)
@@ -140,12 +148,49 @@ class ModelRegistry:
         if digest is None:
             raise FileNotFoundError(f"run {run_id} has no model")
         path = self.cache_dir / f"{run_id}-{digest}.onnx"
+        _handed_out[path] = time.time()  # before pruning: never the file being fetched
         if not path.is_file():
             content, record = self._model_bytes(run_id), self.record(run_id)
             # The record first: the model file's presence says the cache entry is whole.
             write_bytes_atomically(record_path(path), json.dumps(record).encode())
             write_bytes_atomically(path, content)
+            self.prune_cache()
         return path
+
+    def prune_cache(self) -> list[Path]:
+        """Delete cached models beyond the active one and the CACHE_KEEP used last, except
+        those handed out or written within CACHE_IN_USE_S; returns the deleted model files.
+        Keeps everything while the database cannot say which model is active."""
+        try:
+            active = self.active_id()
+        except database.UNAVAILABLE:
+            return []
+        now = time.time()
+        cached = []
+        for path in self.cache_dir.glob("*.onnx"):
+            try:
+                written = path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # pruned by another process sharing this home
+            cached.append((max(written, _handed_out.get(path, 0.0)), path))
+        cached.sort(reverse=True)
+        deleted = []
+        for last_used, path in cached[CACHE_KEEP:]:
+            if path.name.startswith(f"{active}-") or now - last_used < CACHE_IN_USE_S:
+                continue
+            path.unlink(missing_ok=True)  # the model first: without it the entry is not whole
+            record_path(path).unlink(missing_ok=True)
+            _handed_out.pop(path, None)
+            deleted.append(path)
+        # Leftovers of a process killed mid-write: a record without its model, a temporary.
+        for leftover in [*self.cache_dir.glob("*.json"), *self.cache_dir.glob(".*.tmp")]:
+            whole = leftover.suffix == ".json" and leftover.with_suffix(".onnx").exists()
+            try:
+                if not whole and now - leftover.stat().st_mtime > CACHE_IN_USE_S:
+                    leftover.unlink()
+            except FileNotFoundError:
+                pass
+        return deleted
 
     def model_file(self, run_id: str, kind: str = TRAINING_FORMAT) -> bytes | None:
         """A stored file of the run (``"keras"``: the training format), or None."""
@@ -350,6 +395,8 @@ class ModelRegistry:
 
 # The last model found active, per database URL: what serves while the database is down.
 _last_active: dict[str, ActiveModel] = {}
+# Cache file -> when this process last handed it out (model_path), for prune_cache.
+_handed_out: dict[Path, float] = {}
 
 
 def _bundled(warning: str | None) -> ActiveModel:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -141,3 +142,59 @@ def test_corrections_written_by_one_replica_are_listed_by_another(postgres_datab
     assert written[1] == "[6, 8]"  # the other replica sees ours
     store = CorrectionStore(postgres_url)
     assert [(c.id, c.label) for c in store.list()][0] == (int(written[0]), 6)  # we see theirs
+
+
+# --------------------------------------------------------------------------- the model cache
+
+
+def test_the_model_cache_keeps_the_active_model_and_the_few_used_last(
+    database_url, tmp_path, monkeypatch
+):
+    """A replica's copies of models (model_cache/) do not grow without end: each new copy
+    prunes all but the active model and the CACHE_KEEP used last; a pruned model is fetched
+    again when asked for; a copy handed out or written lately is never deleted."""
+    from mnist_core import registry as registry_module
+    from mnist_core.classifier import BUNDLED_MODEL
+    from mnist_core.registry import CACHE_KEEP, SERVED, ModelRegistry, RegistryConfig
+
+    registry = ModelRegistry(
+        RegistryConfig(home=tmp_path / "home", min_promote_accuracy=0.9, database=database_url)
+    )
+    record = {"status": "completed", "test_accuracy": 0.99, "temperature": 1.0}
+    run_ids = [f"20250101-12000{index}-cac{index}" for index in range(7)]
+    for index, run_id in enumerate(run_ids):
+        # The active one is a real model (promotion loads it); the cache never reads the rest.
+        content = BUNDLED_MODEL.read_bytes() if index == 0 else f"model {index}".encode()
+        registry.finish_run(run_id, {"status": "completed"}, record, {SERVED: content})
+    registry.promote(run_ids[0])
+
+    # Fetched lately: all kept, however many.
+    paths = {run_id: registry.model_path(run_id) for run_id in run_ids}
+    assert sorted(registry.cache_dir.glob("*.onnx")) == sorted(paths.values())
+
+    monkeypatch.setattr(registry_module, "CACHE_IN_USE_S", 0)
+    stale = time.time() - 3600
+    for path in registry.cache_dir.iterdir():
+        os.utime(path, (stale, stale))
+    registry_module._handed_out.clear()  # as in a new process: only the files' times count
+    leftover = registry.cache_dir / ".20250101-120009-dead.onnx.1.2.tmp"
+    leftover.write_bytes(b"half a model")
+    os.utime(leftover, (stale, stale))
+    for run_id in run_ids[3:]:  # used in this order, the last one last
+        paths[run_id].unlink(missing_ok=True)  # asking for it writes it again, and prunes
+        registry.model_path(run_id)
+        time.sleep(0.01)
+
+    def cached(suffix: str) -> list[str]:
+        return sorted(path.name[: len(run_ids[0])] for path in registry.cache_dir.glob(suffix))
+
+    expected = sorted([run_ids[0], *run_ids[-CACHE_KEEP:]])  # the active one, the 3 used last
+    assert cached("*.onnx") == cached("*.json") == expected
+    assert not leftover.exists()
+    assert list(registry.cache_dir.glob(".*")) == []
+
+    # A pruned model asked for again is fetched again, whole.
+    again = registry.model_path(run_ids[1])
+    assert again == paths[run_ids[1]] and again.read_bytes() == b"model 1"
+    assert registry_module.read_json(again.with_suffix(".json")) == record
+    assert registry.active().path == paths[run_ids[0]]  # the active one was never deleted
