@@ -293,7 +293,11 @@ def training_form() -> None:
     try:
         run_id = jobs().start(config)
     except TrainingBusy as busy:
-        st.warning(str(busy))
+        # Someone (any replica) started first: this page was drawn with nothing to watch, so
+        # run it again to show their run now, and say why ours did not start.
+        st.toast(str(busy))
+        st.session_state["retrain_watching"] = busy.run_id
+        st.rerun()
     except ValueError as error:
         st.error(f"Invalid settings: {error}")
     except OSError as error:
