@@ -106,7 +106,9 @@ def is_admin() -> bool:
 def admin_login_form(key: str) -> None:
     """Ask for the admin password; only a yes/no flag is kept in the session, never the text."""
     with st.form(key, clear_on_submit=True):
-        entered = st.text_input("Admin password", type="password")
+        # Keyed, so what the session holds of it is in plain sight (st.session_state): the
+        # form clears it when sent, and it is gone once the form is no longer drawn.
+        entered = st.text_input("Admin password", type="password", key=f"{key}_password")
         if st.form_submit_button("Unlock"):
             expected = admin_password() or ""
             if hmac.compare_digest(entered.encode(), expected.encode()):

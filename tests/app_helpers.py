@@ -4,7 +4,6 @@ through AppTest, the draw page's controls and answers, and a finished run in the
 from __future__ import annotations
 
 import base64
-import io
 import re
 import sys
 import types
@@ -20,11 +19,10 @@ import numpy as np
 import psycopg  # noqa: F401
 import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 from helpers import PROJECT_ROOT, SAMPLE
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import mnist_core.corrections  # noqa: F401
-from mnist_core import database
+from mnist_core import renderings
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.registry import SERVED, ModelRegistry, RegistryConfig
 
@@ -66,11 +64,7 @@ def FakeCanvas(image, calls: list | None = None):
 
 def png_bytes(image: np.ndarray | None) -> bytes | None:
     """``image`` as the PNG file the canvas sends (its ``image_bytes``), or None."""
-    if image is None:
-        return None
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "PNG")
-    return buffer.getvalue()
+    return None if image is None else renderings.png_bytes(image)
 
 
 def run_app(image=None, page=None) -> AppTest:
@@ -134,11 +128,3 @@ def completed_run(
     registry = ModelRegistry(RegistryConfig(home=home, database=database_url))
     registry.finish_run(FAKE_RUN, {"status": "completed"}, record, {SERVED: model})
     return FAKE_RUN
-
-
-def point_at(home: Path, run_id: str) -> None:
-    """Make ``run_id`` active the way no promotion would: straight in the database (a model
-    that broke after its promotion, or a pointer damaged by hand)."""
-    registry = ModelRegistry(RegistryConfig(home=home))
-    with registry.engine.begin() as connection:
-        connection.execute(database.active_model.update().values(run_id=run_id))

@@ -30,16 +30,22 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def browser_available():
-    """Skip (or, under CI's REQUIRE_BROWSER=1, fail) when no Chromium can be found."""
+    """Skip (or, under CI's REQUIRE_BROWSER=1, fail) when Playwright or Chromium is missing:
+    in CI a missing browser must fail the run, not silently skip every browser test."""
+    import importlib.util
     import os
 
     from browser import chromium_path, playwright_has_browser
 
-    if chromium_path() is None and not playwright_has_browser():
+    if importlib.util.find_spec("playwright") is None:
+        message = "no Playwright: pip install -r requirements-dev.txt"
+    elif chromium_path() is None and not playwright_has_browser():
         message = "no Chromium: apt-get install chromium, or playwright install chromium"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    else:
+        return
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +65,11 @@ def app_url(browser_available, server_home):
 
 @pytest.fixture(scope="session")
 def browser(browser_available):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright
+
     from browser import launch_browser
 
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         launched = launch_browser(playwright)
         yield launched
         launched.close()

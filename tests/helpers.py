@@ -69,3 +69,12 @@ def start_at_once(job_managers: list, config) -> list[tuple[str, str]]:
     for thread in threads:
         thread.join(timeout=180)
     return outcomes
+
+
+def point_at(registry, run_id) -> None:
+    """Make ``run_id`` active the way no promotion would: straight in ``registry``'s database
+    (a model that broke after its promotion, or a pointer damaged by hand)."""
+    from mnist_core import database
+
+    with registry.engine.begin() as connection:
+        connection.execute(database.active_model.update().values(run_id=run_id))

@@ -18,8 +18,6 @@ from browser import (
 )
 from mnist_core.renderings import as_paper_scan
 
-pytest.importorskip("playwright.sync_api")
-
 
 @contextlib.contextmanager
 def opened_app(browser, app_url, **context_options):
@@ -222,7 +220,7 @@ def test_a_digit_drawn_right_after_clear_is_read(page):
 
 
 def test_a_model_promoted_elsewhere_is_named_in_the_sidebar_at_the_next_stroke(page, server_home):
-    from test_app_reliability import completed_run
+    from app_helpers import completed_run
 
     from mnist_core.registry import BUNDLED_ID, ModelRegistry, RegistryConfig
 

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import SAMPLE
 from layout import CONTENT_HEIGHT_JS, accessibility_defects, layout_defects
 from PIL import Image
 
@@ -20,11 +21,8 @@ from browser import ARTIFACTS, DIGIT_STROKES, NOT_DIGIT_STROKES, settle, stroke,
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.renderings import as_paper_scan
 
-pytest.importorskip("playwright.sync_api")
-
 SIZES = {"phone": (390, 844), "laptop": (1280, 800), "wide": (1920, 1080)}
 LAPTOP = {"width": 1280, "height": 800}
-SAMPLE = ARTIFACTS.parent / "tests" / "data" / "mnist_sample.npz"
 # Drawings the bundled model is torn over (a 1 with a long flag: 1 or 7, about 53/47; a
 # lambda: 2 or 1); the first it is unsure of stands for "unsure".
 AMBIGUOUS_STROKES = [

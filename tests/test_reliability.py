@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from helpers import PROJECT_ROOT, SAMPLE, png_declaring_size, start_at_once, wait_for
+from helpers import (
+    PROJECT_ROOT,
+    SAMPLE,
+    png_declaring_size,
+    point_at,
+    start_at_once,
+    wait_for,
+)
 from PIL import Image
 
 import mnist_core.jobs as jobs_module
@@ -72,12 +79,6 @@ def fake_run(
     model = BUNDLED_MODEL.read_bytes() if model_bytes is None else model_bytes
     registry.finish_run(run_id, progress or {}, record, {SERVED: model})
     return run_id
-
-
-def point_at(registry: ModelRegistry, run_id) -> None:
-    """Set the active pointer the way no promotion would: straight in the database."""
-    with registry.engine.begin() as connection:
-        connection.execute(database.active_model.update().values(run_id=run_id))
 
 
 def stored_state(registry: ModelRegistry) -> dict:
