@@ -28,6 +28,7 @@ from mnist_core.registry import PromotionError
 
 DEFAULTS = TrainConfig()
 CUSTOM = "custom"  # the preset chooser's last choice: every setting by hand
+KEPT = {"persist_state": "page"}  # a Custom setting outlives a look at a preset
 # Said when the database fails: never its error's text, which may name its host and user.
 UNREACHABLE = "the database cannot be reached"
 MNIST_TRAINING_DIGITS = 60_000  # MNIST's training set; the last share of it is held out
@@ -158,8 +159,11 @@ def preset_caption(name: str) -> str:
 def custom_settings() -> dict:
     """The raw settings (inside the form, shown for Custom only): TrainConfig's fields,
     bounded by TRAIN_LIMITS, starting at its defaults. Kept while another choice is shown."""
-    keep = {"persist_state": "page"}
-    styled_low, styled_high = TRAIN_LIMITS["styled_share"]
+    return {**network_settings(), **data_settings()}
+
+
+def network_settings() -> dict:
+    """How the network learns: epochs, batch, learning rate, architecture, augmentation."""
     return {
         "epochs": st.number_input(
             "Epochs (passes over the training digits)",
@@ -167,10 +171,10 @@ def custom_settings() -> dict:
             value=DEFAULTS.epochs,
             step=1,
             key="retrain_epochs",
-            **keep,
+            **KEPT,
         ),
         "batch_size": st.select_slider(
-            "Batch size", BATCH_SIZES, value=DEFAULTS.batch_size, key="retrain_batch_size", **keep
+            "Batch size", BATCH_SIZES, value=DEFAULTS.batch_size, key="retrain_batch_size", **KEPT
         ),
         "learning_rate": st.number_input(
             "Peak learning rate",
@@ -179,7 +183,7 @@ def custom_settings() -> dict:
             step=5e-4,
             format="%.4f",
             key="retrain_learning_rate",
-            **keep,
+            **KEPT,
         ),
         "arch": st.radio(
             "Architecture",
@@ -187,14 +191,21 @@ def custom_settings() -> dict:
             index=list(ARCH_NAMES).index(DEFAULTS.arch),
             format_func=ARCH_NAMES.get,
             key="retrain_arch",
-            **keep,
+            **KEPT,
         ),
         "augment": st.checkbox(
             "Augment: shift, scale, rotation, stroke width, elastic",
             value=DEFAULTS.augment,
             key="retrain_augment",
-            **keep,
+            **KEPT,
         ),
+    }
+
+
+def data_settings() -> dict:
+    """What it learns from besides MNIST's digits, and how many of those."""
+    styled_low, styled_high = TRAIN_LIMITS["styled_share"]
+    return {
         "subset": st.selectbox(
             "Training set",
             list(TRAINING_SIZES),
@@ -202,7 +213,7 @@ def custom_settings() -> dict:
             key="retrain_subset",
             help=f"The last {HELD_OUT_DIGITS:,} of MNIST's {MNIST_TRAINING_DIGITS:,} training "
             "digits are always kept out, to draw the validation curves.",
-            **keep,
+            **KEPT,
         ),
         "not_digits": st.number_input(
             "Drawings that are not a digit (letters, scribbles, shapes; 0 = none)",
@@ -212,7 +223,7 @@ def custom_settings() -> dict:
             key="retrain_not_digits",
             help='Taught as an 11th answer, so the model can say "that does not look like a '
             'digit". With 0 it always names a digit.',
-            **keep,
+            **KEPT,
         ),
         "styled_share": st.slider(
             "Share of 1s and 7s also shown as a flagged 1 or a crossed 7 (%)",
@@ -222,7 +233,7 @@ def custom_settings() -> dict:
             step=5,
             key="retrain_styled_percent",
             help="Styles common in Europe that MNIST's American writers rarely used.",
-            **keep,
+            **KEPT,
         ),
         "corrections_oversample": st.number_input(
             "Show each correction this many times per epoch (when included)",
@@ -230,9 +241,24 @@ def custom_settings() -> dict:
             value=DEFAULTS.corrections_oversample,
             step=1,
             key="retrain_oversample",
-            **keep,
+            **KEPT,
         ),
     }
+
+
+def corrections_checkbox() -> bool:
+    """Whether to teach the run the collected corrections too (off, and greyed out when there
+    are none or the database cannot count them)."""
+    collected = collected_count()
+    return st.checkbox(
+        f"Include the {collected} collected corrections "
+        f"({DEFAULTS.corrections_holdout:.0%} held out to measure on)"
+        if collected is not None
+        else f"Include the collected corrections (unavailable: {UNREACHABLE})",
+        value=False,
+        disabled=not collected,
+        key="retrain_use_corrections",
+    )
 
 
 def training_form() -> None:
@@ -253,16 +279,7 @@ def training_form() -> None:
     )
     with st.form("retrain_form"):
         settings = custom_settings() if preset == CUSTOM else None
-        collected = collected_count()
-        use_corrections = st.checkbox(
-            f"Include the {collected} collected corrections "
-            f"({DEFAULTS.corrections_holdout:.0%} held out to measure on)"
-            if collected is not None
-            else f"Include the collected corrections (unavailable: {UNREACHABLE})",
-            value=False,
-            disabled=not collected,
-            key="retrain_use_corrections",
-        )
+        use_corrections = corrections_checkbox()
         if preset == CUSTOM:
             st.caption(
                 "For comparison: "
@@ -274,22 +291,31 @@ def training_form() -> None:
             )
         if not st.form_submit_button("Start training", type="primary"):
             return
+    start_training(chosen_config(preset, settings, use_corrections))
+
+
+def chosen_config(preset: str, settings: dict | None, use_corrections: bool) -> TrainConfig:
+    """The run the form asks for: a preset's config, or the Custom ``settings``; with the
+    collected corrections when asked."""
     corrections = CorrectionStore().location if use_corrections else ""
     if settings is None:
-        config = replace(TRAIN_PRESETS[preset].config, corrections=corrections)
-    else:
-        config = TrainConfig(
-            epochs=int(settings["epochs"]),
-            batch_size=int(settings["batch_size"]),
-            learning_rate=float(settings["learning_rate"]),
-            arch=settings["arch"],
-            augment=bool(settings["augment"]),
-            subset=int(settings["subset"]),
-            not_digits=int(settings["not_digits"]),
-            styled_share=int(settings["styled_share"]) / 100,
-            corrections=corrections,
-            corrections_oversample=int(settings["corrections_oversample"]),
-        )
+        return replace(TRAIN_PRESETS[preset].config, corrections=corrections)
+    return TrainConfig(
+        epochs=int(settings["epochs"]),
+        batch_size=int(settings["batch_size"]),
+        learning_rate=float(settings["learning_rate"]),
+        arch=settings["arch"],
+        augment=bool(settings["augment"]),
+        subset=int(settings["subset"]),
+        not_digits=int(settings["not_digits"]),
+        styled_share=int(settings["styled_share"]) / 100,
+        corrections=corrections,
+        corrections_oversample=int(settings["corrections_oversample"]),
+    )
+
+
+def start_training(config: TrainConfig) -> None:
+    """Start ``config`` in the background and watch it, or say why it did not start."""
     try:
         run_id = jobs().start(config)
     except TrainingBusy as busy:
@@ -403,11 +429,25 @@ def run_details(run_id: str, active_id: str) -> None:
         )
         curves(progress.get("history", []))
         return
-    active_record = registry().record(active_id)
-    accuracy, active_accuracy = (
-        record.get("test_accuracy", 0),
-        active_record.get("test_accuracy", 0),
-    )
+    run_summary(record, run_id, active_id)
+    curves(record.get("history", []))
+    with st.expander("Confusion matrix (rows: true digit, columns: read as)"):
+        st.dataframe(
+            pd.DataFrame(
+                record.get("confusion_matrix", []),
+                index=pd.Index(range(10), name="true"),
+                columns=[str(digit) for digit in range(10)],
+            )
+        )
+    mistakes_gallery(record)
+    promotion(run_id, active_id)
+
+
+def run_summary(record: dict, run_id: str, active_id: str) -> None:
+    """A completed run's figures beside the active model's, its settings, and what else it
+    learnt and measured."""
+    accuracy = record.get("test_accuracy", 0)
+    active_accuracy = registry().record(active_id).get("test_accuracy", 0)
     config = record.get("config", {})
     first, second, third = st.columns(3)
     first.metric(
@@ -435,16 +475,10 @@ def run_details(run_id: str, active_id: str) -> None:
             f"{record['corrections_held_out']} held out it reads "
             + (f"{held_out:.1%}" if held_out is not None else "n/a (too few)")
         )
-    curves(record.get("history", []))
-    with st.expander("Confusion matrix (rows: true digit, columns: read as)"):
-        st.dataframe(
-            pd.DataFrame(
-                record.get("confusion_matrix", []),
-                index=pd.Index(range(10), name="true"),
-                columns=[str(digit) for digit in range(10)],
-            )
-        )
-    mistakes_gallery(record)
+
+
+def promotion(run_id: str, active_id: str) -> None:
+    """Says this is the active model, or gives an admin the button that makes it so."""
     if run_id == active_id:
         st.success("This is the active model.")
     elif is_admin() and st.button(

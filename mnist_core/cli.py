@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
+from .cli_training import ProgressBar, lower_priority
 from .config import (
     BACKGROUND_TRAINING,
     NUMBER_TRAIN_LIMITS,
@@ -135,7 +134,7 @@ def run_train(arguments) -> int:
     lower_priority(resources.nice)
     preset = TRAIN_PRESETS["quick"].overrides() if arguments.quick else {}
     config = replace(DEFAULTS, **{**preset, **given_settings(arguments)})
-    bar = _ProgressBar()
+    bar = ProgressBar()
     report = _run_report(arguments.run, config)
     # Entered before TensorFlow's import (seconds): the app's starter waits for our lock.
     with report if report is not None else contextlib.nullcontext():
@@ -185,8 +184,6 @@ def _run_report(run_id: str | None, config):
 
 
 def run_train_numbers(arguments) -> int:
-    from dataclasses import replace
-
     from .data import load_mnist
     from .number_training import train_number_reader
 
@@ -208,62 +205,6 @@ def run_train_numbers(arguments) -> int:
         f"test numbers read exactly: {exact} in {record['duration_s']:.0f} s -> {arguments.output}"
     )
     return 0
-
-
-def lower_priority(nice: int) -> None:
-    """Lower this process' CPU priority to ``nice`` (never raise it), and its autogroup's when
-    it leads its own session, as the app's training child does."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    # Linux sets a nice per thread: numpy's and OpenCV's pools already run (imported with the
-    # package); threads started later inherit it from the thread that starts them.
-    tasks = Path("/proc/self/task")
-    for thread in [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]:
-        try:
-            current = os.getpriority(os.PRIO_PROCESS, thread)
-            os.setpriority(os.PRIO_PROCESS, thread, max(nice, current))
-        except ProcessLookupError:
-            pass  # the thread ended since it was listed: nothing left to lower
-    if os.getsid(0) != os.getpid():
-        return  # a terminal's session: its shell and editor must keep their priority
-    try:
-        # Linux schedules autogroups (one per session) against each other first, then the
-        # processes inside; without this the child's group weighs as much as the server's.
-        Path("/proc/self/autogroup").write_text(str(nice))
-    except OSError:
-        pass  # not Linux, or no autogroup support: the process' nice is all there is
-
-
-class _ProgressBar:
-    """A one-line text progress bar on stderr (training's on_progress callback)."""
-
-    def __init__(self):
-        self.last_drawn = 0.0
-
-    def __call__(self, progress) -> None:
-        now = time.monotonic()
-        if (
-            progress.phase == "training"
-            and progress.batch not in (1, progress.batches)
-            and (now - self.last_drawn < 0.5)
-        ):
-            return  # redraw twice a second, not 470 times an epoch
-        self.last_drawn = now
-        if progress.phase != "training":
-            print(f"\r{progress.phase}...".ljust(100), end="", file=sys.stderr, flush=True)
-            return
-        filled = int(progress.fraction * 30)
-        remaining = progress.remaining_s
-        eta = f" ~{remaining:.0f}s left" if remaining is not None else ""
-        last = progress.history[-1] if progress.history else {}
-        val = f" val_acc {last['val_accuracy']:.4f}" if "val_accuracy" in last else ""
-        print(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] epoch {progress.epoch}/{progress.epochs}"
-            f" batch {progress.batch}/{progress.batches} {progress.elapsed_s:.0f}s{eta}{val}  ",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def run_evaluate(arguments) -> int:

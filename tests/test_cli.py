@@ -447,7 +447,7 @@ def test_empty_split_raises_data_error(tmp_path):
 PRIORITY_PROBE = """
 import os, threading, time
 from pathlib import Path
-from mnist_core.cli import lower_priority
+from mnist_core.cli_training import lower_priority
 threading.Thread(target=time.sleep, args=(5,), daemon=True).start()  # a pool started earlier
 def group_nice():
     # "/autogroup-12 nice 0"; empty or absent where the kernel has autogroups off
