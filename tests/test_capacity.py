@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SAMPLE
+from helpers import SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 
