@@ -40,6 +40,7 @@ from mnist_core.renderings import (  # noqa: E402
     canvas_drawing,
     crossed_seven_canvas,
     flagged_one_canvas,
+    form_scan,
     hard_canvas_drawing,
     paper_photo,
 )
@@ -177,6 +178,8 @@ def accuracy_table(arguments, data, ours, tutorial_read) -> None:
     both(f"crossed 7s drawn ({len(sevens)})", sevens, [7] * len(sevens))
     photos = [paper_photo(data.x_test[i], rng) for i in pick[:300]]
     both("phone photos of paper (300)", photos, labels[:300])
+    scans = [form_scan(data.x_test[i], int(data.y_test[i]), rng) for i in pick]
+    both(f"form scans: box-filled, 16-24 px, binarised ({count:,})", scans, labels)
     canvas_predictions = ours.predict_batch(canvases + hard)
     canvas_labels = np.concatenate([labels, labels, labels, labels])
     table.row(

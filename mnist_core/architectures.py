@@ -23,6 +23,8 @@ def build_model(
     features = layers.Reshape((28, 28, 1))(inputs)
     if arch == "compact":
         outputs = _compact_head(features, classes, dropout_rate)
+    elif arch == "deep":
+        outputs = _deep_head(features, classes, dropout_rate)
     else:
         outputs = _tutorial_head(features, classes)
     return keras.Model(inputs, outputs, name=arch)
@@ -43,6 +45,19 @@ def _compact_head(features, classes: int, dropout_rate: float):
     features = _conv_bn(features, 64, 3)  # (8, 8, 64): loops, crossings, junctions
     features = layers.MaxPooling2D()(features)  # (4, 4, 64)
     features = layers.Flatten()(features)  # 1024
+    features = layers.Dense(128, activation="relu")(features)
+    features = layers.Dropout(dropout_rate)(features)
+    return layers.Dense(classes, activation="softmax")(features)
+
+
+def _deep_head(features, classes: int, dropout_rate: float):
+    features = _conv_bn(features, 32, 5)  # (24, 24, 32)
+    features = layers.MaxPooling2D()(features)  # (12, 12, 32)
+    features = _conv_bn(features, 64, 3)  # (10, 10, 64)
+    features = _conv_bn(features, 64, 3)  # (8, 8, 64)
+    features = _conv_bn(features, 128, 3)  # (6, 6, 128): whole-digit parts
+    features = layers.MaxPooling2D()(features)  # (3, 3, 128)
+    features = layers.Flatten()(features)  # 1152
     features = layers.Dense(128, activation="relu")(features)
     features = layers.Dropout(dropout_rate)(features)
     return layers.Dense(classes, activation="softmax")(features)

@@ -11,13 +11,16 @@ from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig
 # Flags whose help says more than the field's name and default do.
 _HELP = {
     "learning_rate": "peak of the learning rate (a warm-up, then a cosine decay)",
-    "arch": "compact (ours) or tutorial (the starting tutorial's CNN)",
+    "arch": "compact (ours), deep (ours, a layer more) or tutorial (the starting tutorial's CNN)",
     "dropout": "dropout rate before the classifier (compact architecture)",
     "augment": "distort digits as real drawings are (shift, scale, rotation, pen, elastic)",
+    "augment_anneal": "share of the last epochs over which the distortions shrink",
+    "augment_final": "the distortions' size at the end, a share of their full size",
     "subset": "train on this many of the 55,000 fitting digits (0 = all)",
     "not_digits": "drawings that are not a digit, taught as an 11th class (0 = 10 classes); "
     "per 55,000 digits: a subset gets its share",
     "styled_share": "share of 1s and 7s also shown as a flagged 1 / crossed 7",
+    "filled_share": "share of digits also shown stretched to fill a square box",
     "corrections": "users' corrections to train on too: a SQLite file, or 'database' for the "
     "app's ($MNIST_DATABASE_URL)",
     "corrections_oversample": "times each correction is shown per epoch",

@@ -76,12 +76,16 @@ TRAIN_LETTERS = tuple(letter for letter in GLYPHS if letter not in HELDOUT_LETTE
 SCRIBBLES = {"train": ("tangle", "zigzag", "spiral"), "heldout": ("coil", "hatching")}
 # Widest pen for a drawing, as a share of its extent: wider would close its gaps (default 0.12).
 PEN_LIMITS = {
-    **dict.fromkeys(("tangle", "zigzag", "coil", "hatching", "flower", "smiley"), 0.06),
+    **dict.fromkeys(("tangle", "zigzag", "coil", "hatching", "flower", "smiley", "knot"), 0.06),
     **dict.fromkeys(("spiral",), 0.05),
     **dict.fromkeys(("m", "W", "#", "%", "*", "star", "sun", "house", "envelope"), 0.09),
+    **dict.fromkeys(("cloud", "eye", "fish"), 0.09),
 }
 SHAPES = {
-    "train": ("smiley", "star", "heart", "triangle", "square", "plus", "arrow", "tick"),
+    "train": (
+        *("smiley", "star", "heart", "triangle", "square", "plus", "arrow", "tick"),
+        *("cloud", "knot", "fish", "eye"),
+    ),
     "heldout": ("house", "sun", "flower", "envelope"),
 }
 
@@ -333,6 +337,26 @@ def _shape_strokes(name: str, rng: np.random.Generator) -> list[np.ndarray]:
         return [stroke @ rotation.T for stroke in arrow]
     if name == "tick":
         return [np.array([[-0.6, 0], [-0.2, 0.5], [0.7, -0.7]]) + jitter[:3]]
+    if name == "cloud":  # an outline of 4-7 bumps: loops an 8 or a 0 never has
+        bumps = int(rng.integers(4, 8))
+        t = np.linspace(0, 2 * np.pi, 40 * bumps)
+        radius = 1 + 0.45 * np.abs(np.sin(bumps * t / 2))
+        return [np.stack([1.3 * radius * np.cos(t), 0.8 * radius * np.sin(t)], 1)]
+    if name == "knot":  # a trefoil knot's drawing: three lobes crossing in the middle
+        t = np.linspace(0, 2 * np.pi, 200)
+        return [np.stack([np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t)], 1)]
+    if name == "fish":  # a body open at the tail, the tail a triangle, facing either way
+        t = np.linspace(0.25 * np.pi, 1.75 * np.pi, 60)
+        body = np.stack([np.cos(t), 0.55 * np.sin(t)], 1)
+        tail = np.array([body[0], [1.6, -0.45], [1.6, 0.45], body[-1]]) + np.resize(
+            jitter[:4], (4, 2)
+        )
+        side = 1 if rng.random() < 0.5 else -1
+        return [np.vstack([body, tail]) * (side, 1)]
+    if name == "eye":  # an almond outline with its iris
+        upper = _arc(200, 340, (1.2, 0.9), (0, 0.45))
+        lower = _arc(20, 160, (1.2, 0.9), (0, -0.45))
+        return [upper, lower, _arc(0, 360, (0.28, 0.28))]
     if name == "house":
         walls = np.array([[-0.8, -0.3], [-0.8, 1], [0.8, 1], [0.8, -0.3]]) + jitter[:4]
         door = np.array([[-0.2, 1], [-0.2, 0.4], [0.2, 0.4], [0.2, 1]])

@@ -21,7 +21,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .styles import UPSCALE, crossed_seven_strokes, draw_paths, flagged_one_strokes, restyle
+from .styles import (
+    UPSCALE,
+    coarse_scan,
+    crossed_seven_strokes,
+    draw_paths,
+    fill_box,
+    flagged_one_strokes,
+    restyle,
+)
 
 
 def _stroke_shape(digit: np.ndarray, height: int, stroke_px: float) -> np.ndarray:
@@ -308,6 +316,19 @@ def paper_photo_of_ink(ink: np.ndarray, rng: np.random.Generator) -> bytes:
         buffer, "JPEG", quality=int(rng.integers(60, 92))
     )
     return buffer.getvalue()
+
+
+def form_scan(digit: np.ndarray, label: int, rng: np.random.Generator) -> bytes:
+    """PNG bytes of a digit as a form reader stores it: half the time in a European style,
+    stretched to fill its box both ways three times in four (the aspect lost), then shrunk
+    and often binarised (:func:`~mnist_core.styles.coarse_scan`); dark on white."""
+    source = digit
+    if rng.random() < 0.5:
+        styled = restyle(digit, label, rng)
+        source = styled if styled is not None else digit
+    if rng.random() < 0.75:
+        source = fill_box(source)
+    return as_paper_scan(coarse_scan(source, rng))
 
 
 def png_bytes(image: np.ndarray) -> bytes:

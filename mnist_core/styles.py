@@ -127,6 +127,44 @@ def _crossed_seven(
 
 _STYLES = {1: _flagged_one, 7: _crossed_seven}
 
+# A box-filled digit is widened (or heightened) at most this many times: a straight 1,
+# stretched to a square, would be a block of ink with nothing of a 1 left to learn from.
+MAX_FILL_STRETCH = 3.0
+
+
+def fill_box(image: np.ndarray) -> np.ndarray:
+    """A raw digit (white on black uint8) stretched to fill a square box, as form readers and
+    some scanned datasets store digits (each one scaled to its box both ways, its aspect
+    lost): a narrow digit comes out wide, a flagged 1 like a 4 without its bar. The longer
+    side keeps its size, the shorter one grows at most ``MAX_FILL_STRETCH`` times; the
+    result is a square image with the same blank margin as ``image``'s widest side."""
+    rows = np.flatnonzero(image.max(axis=1) > 0)
+    columns = np.flatnonzero(image.max(axis=0) > 0)
+    if not len(rows):
+        return image
+    ink = image[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    height, width = ink.shape
+    side = max(height, width)
+    new_height = int(round(min(side, height * MAX_FILL_STRETCH)))
+    new_width = int(round(min(side, width * MAX_FILL_STRETCH)))
+    stretched = cv2.resize(ink, (new_width, new_height), interpolation=cv2.INTER_LINEAR)
+    margin = max(image.shape) // 7  # MNIST's 4 px of 28 around its 20 px box
+    out = np.zeros((side + 2 * margin,) * 2, image.dtype)
+    top = margin + (side - new_height) // 2
+    left = margin + (side - new_width) // 2
+    out[top : top + new_height, left : left + new_width] = stretched
+    return out
+
+
+def coarse_scan(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A raw digit as a form scanner stores it: shrunk to 16-24 px a side and, two times in
+    three, cut to black and white at a random level (blocky strokes, lost thin parts)."""
+    side = int(rng.integers(16, 25))
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+    if rng.random() < 2 / 3:
+        small = np.where(small > rng.uniform(60, 160), 255, 0).astype(np.uint8)
+    return small
+
 
 def _flag_length(rng: np.random.Generator, angle: float, longest: float = 0.6) -> float:
     """A flag's length (share of the 1's height): 25-60%, but reaching at most 35% of the

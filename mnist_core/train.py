@@ -22,7 +22,7 @@ import numpy as np
 from .augment import augment_batch
 from .calibration import expected_calibration_error, fit_temperature, with_temperature
 from .classifier import DigitClassifier, refused
-from .config import TrainConfig, TrainResources, validate_config
+from .config import AugmentConfig, TrainConfig, TrainResources, validate_config
 from .data import load_mnist
 from .export import export_onnx
 from .metrics import test_metrics
@@ -268,8 +268,18 @@ class _Batches(keras.utils.PyDataset):
         if self.config.augment:
             # A stream of its own per batch: the two workers' order cannot change the draws.
             rng = np.random.default_rng([self.config.seed, self.epoch, index])
-            batch = augment_batch(batch, rng)
+            batch = augment_batch(batch, rng, AugmentConfig().scaled(self.strength()))
         return batch, self.onehot[rows]
+
+    def strength(self) -> float:
+        """How large this epoch's distortions are, as a share of AugmentConfig's."""
+        config = self.config
+        annealed = round(config.epochs * config.augment_anneal)
+        into = self.epoch - (config.epochs - annealed)  # 0 = the first annealed epoch
+        if annealed <= 0 or into < 0:
+            return 1.0
+        # Keras may fetch batches past the last epoch's end: they get the final strength.
+        return 1 + (config.augment_final - 1) * min(1.0, (into + 1) / annealed)
 
     def on_epoch_end(self):
         self.epoch += 1

@@ -73,11 +73,22 @@ def _preprocess_chunk(images: np.ndarray) -> np.ndarray:
     return processed
 
 
-def _styled_chunk(images: np.ndarray, labels: np.ndarray, share: float, seed: int):
-    """Worker task: styled copies of a share of these digits, preprocessed."""
-    from .styles import styled_digits
+def _styled_chunk(images: np.ndarray, labels: np.ndarray, shares: tuple, seed: int):
+    """Worker task: restyled copies of some of these digits, preprocessed: a share of the 1s
+    and 7s in European styles, then a share of all of them (the European ones included)
+    stretched to fill their box, half of those also coarsely scanned."""
+    from .styles import coarse_scan, fill_box, styled_digits
 
-    raw, styled_labels = styled_digits(images, labels, np.random.default_rng(seed), share=share)
+    styled_share, filled_share = shares
+    rng = np.random.default_rng(seed)
+    raw, styled_labels = styled_digits(images, labels, rng, share=styled_share)
+    raw, styled_labels = list(raw), list(styled_labels)
+    for index in np.flatnonzero(rng.random(len(images) + len(raw)) < filled_share):
+        source = images[index] if index < len(images) else raw[index - len(images)]
+        label = labels[index] if index < len(images) else styled_labels[index - len(images)]
+        filled = fill_box(source)
+        raw.append(coarse_scan(filled, rng) if rng.random() < 0.5 else filled)
+        styled_labels.append(label)
     digits = [to_mnist(image) for image in raw]
     kept = [index for index, digit in enumerate(digits) if digit is not None]
     stacked = np.stack([as_uint8(digits[index]) for index in kept]) if kept else _empty()
@@ -169,7 +180,9 @@ def build_training_set(data: MnistData, config: TrainConfig, workers: int = 2) -
         )
     cache = _Cache(data.checksum)
     made_from = hashlib.sha256(fit_rows.tobytes())
-    made_from.update(repr((config.seed, config.styled_share, config.not_digits)).encode())
+    made_from.update(
+        repr((config.seed, config.styled_share, config.filled_share, config.not_digits)).encode()
+    )
     extras_name = f"extras-{made_from.hexdigest()[:16]}"
     mnist_name = f"mnist-{len(data.x_train)}-{len(data.x_test)}"
     mnist = cache.load(mnist_name, ("train", "test"))
@@ -231,11 +244,12 @@ def _extras_tasks(pool, data: MnistData, fit_rows: np.ndarray, config: TrainConf
     the result does not depend on how many workers there are."""
     images, labels = data.x_train[fit_rows], data.y_train[fit_rows]
     tasks = {name: [] for name in ("styled", "not_digits", "validation_not_digits", "heldout")}
-    if config.styled_share > 0:
+    if config.styled_share > 0 or config.filled_share > 0:
         for index, start in enumerate(range(0, len(images), _CHUNK)):
             part = slice(start, start + _CHUNK)
             seed = _task_seed(config.seed, "styled", index)
-            task = (images[part], labels[part], config.styled_share, seed)
+            shares = (config.styled_share, config.filled_share)
+            task = (images[part], labels[part], shares, seed)
             tasks["styled"].append(pool.apply_async(_styled_chunk, task))
     if config.not_digits:
         # As many not-digits per digit in a subset run as in a full one.

@@ -517,3 +517,26 @@ def test_the_preprocessing_cache_is_reused_and_keyed_by_preprocessing_values(tmp
     monkeypatch.setattr(training_data, "PREPROCESS", changed)
     training_data.preprocess_images(digits, "a" * 64, workers=1)
     assert len(list(tmp_path.iterdir())) == 2  # another preprocessing, another cache file
+
+
+@pytest.mark.parametrize(
+    "epochs, anneal, strengths",
+    [
+        (20, 0.3, [1.0] * 14 + [0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.25]),
+        (2, 0.3, [1.0, 0.25, 0.25]),  # one epoch annealed, and a batch fetched past the end
+        (5, 0.0, [1.0] * 6),
+    ],
+)
+def test_distortions_shrink_over_the_last_epochs_and_never_below_the_final_size(
+    epochs, anneal, strengths
+):
+    from mnist_core.config import TrainConfig
+    from mnist_core.train import _Batches
+
+    config = TrainConfig(epochs=epochs, augment_anneal=anneal, augment_final=0.25)
+    batches = _Batches(np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.uint8), config, 11)
+    seen = []
+    for _ in range(epochs + 1):
+        seen.append(batches.strength())
+        batches.on_epoch_end()
+    assert seen == pytest.approx(strengths)

@@ -3,13 +3,24 @@ shaped as the style says. Whether the model reads them is measured elsewhere, af
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from mnist_core import renderings
 from mnist_core.preprocess import to_mnist
-from mnist_core.styles import MARGIN, STYLED_SIDE, UPSCALE, restyle, styled_digits
+from mnist_core.styles import (
+    MARGIN,
+    MAX_FILL_STRETCH,
+    STYLED_SIDE,
+    UPSCALE,
+    fill_box,
+    restyle,
+    styled_digits,
+)
 
 
 def styleable(mnist, label):
@@ -140,3 +151,42 @@ def test_european_digits_drawn_from_scratch_are_valid_canvases(draw):
         assert_canvas(canvas)
     assert not np.array_equal(canvases[0], canvases[1])
     assert np.array_equal(draw(np.random.default_rng(4)), draw(np.random.default_rng(4)))
+
+
+def ink_box(image: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the ink's bounding box."""
+    rows = np.flatnonzero(image.max(axis=1) > 0)
+    columns = np.flatnonzero(image.max(axis=0) > 0)
+    return rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
+
+
+def test_fill_box_stretches_a_digit_to_a_square_keeping_its_longer_side(mnist):
+    for label in (0, 4, 7):
+        digit = digits_of(mnist, label, 1)[0]
+        height, width = ink_box(digit)
+        filled = fill_box(digit)
+        assert filled.shape[0] == filled.shape[1]
+        assert ink_box(filled) == (max(height, width),) * 2
+        assert to_mnist(filled) is not None
+
+
+def test_fill_box_widens_a_straight_one_only_up_to_its_cap(mnist):
+    one = digits_of(mnist, 1, 1)[0]
+    height, width = ink_box(one)
+    assert width * MAX_FILL_STRETCH < height  # the sample's first 1 is a narrow stroke
+    assert ink_box(fill_box(one)) == (height, round(width * MAX_FILL_STRETCH))
+
+
+def test_fill_box_leaves_a_blank_image_blank():
+    blank = np.zeros((28, 28), np.uint8)
+    assert not fill_box(blank).any()
+
+
+def test_form_scan_is_a_small_dark_on_white_png_to_mnist_reads(mnist):
+    rng = np.random.default_rng(0)
+    for label in range(10):
+        scan = renderings.form_scan(digits_of(mnist, label, 1)[0], label, rng)
+        image = np.asarray(Image.open(io.BytesIO(scan)).convert("L"))
+        assert 16 <= image.shape[0] <= 24 and image.shape[0] == image.shape[1]
+        assert np.median(image) > 200  # white paper, dark ink
+        assert to_mnist(255 - image) is not None
