@@ -15,8 +15,18 @@ import numpy as np
 from .config import DecodeConfig, PreprocessConfig
 from .decode import decode
 
+try:  # the ufunc behind numpy.clip: the same values, without ~6 us of Python per call
+    from numpy._core.umath import clip as _clip
+except ImportError:  # a numpy that moved it
+    _clip = np.clip
+
 PREPROCESS = PreprocessConfig()
 DECODE = DecodeConfig()
+
+# uint8 tone -> float32 tone in [0, 1] and its inverse: exactly ``tone.astype(np.float32) *
+# np.float32(1 / 255)`` and ``1.0 - that``, as one table lookup (cv2.LUT) instead of two passes.
+_UNIT = np.arange(256, dtype=np.float32) * np.float32(1 / 255)
+_INVERSE = np.float32(1.0) - _UNIT
 
 
 def to_mnist(image, config: PreprocessConfig = PREPROCESS, decode_config: DecodeConfig = DECODE):
@@ -41,19 +51,33 @@ def ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     ink = clean_ink(ink, config)
     if ink is None:
         return None
-    mask = digit_mask(ink, config)
-    if mask is None:
+    # digit_mask then fit_to_mnist_frame, with the mask's box and stroke width found once.
+    labels, count, kept = ink_components(ink, config)
+    if not kept:
         return None
-    return fit_to_mnist_frame(ink, mask, config)
+    mask = components_mask(labels, count, kept)
+    box = cv2.boundingRect(mask)
+    width = _speck_or_stroke_width(mask, box, ink.shape, config)
+    if width is None:
+        return None
+    return _fit(ink, mask, box, width, config)
 
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:
     """Decoded image -> float32 (H, W) map where ink is high, at a bounded working size."""
     if image.ndim == 3:  # RGBA
-        grey = _composite_alpha(image)
+        tone = _tone(image)
+    elif image.dtype == np.uint8:
+        tone = image
     else:
-        grey = image.astype(np.float32) * (1 / 255)
-    grey = _to_work_size(grey, decode_config)
+        tone = image.astype(np.float32) * (1 / 255)
+    if tone.dtype == np.uint8:
+        if _work_scale(tone.shape, decode_config) is None:
+            # A canvas: no resize, so the map is a table of its uint8 tones, and the
+            # background is judged on those directly (_light_background_8).
+            return cv2.LUT(tone, _INVERSE if _light_background_8(tone) else _UNIT)
+        tone = cv2.LUT(tone, _UNIT)
+    grey = _to_work_size(tone, decode_config)
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey
@@ -66,19 +90,52 @@ def _light_background(grey: np.ndarray) -> bool:
     bold digit covering half the pixels, a tight scan whose "0" touches every side, a "1"
     drawn corner to corner. Tones are judged against the midpoint of p0.1 and p99.9."""
     darkest, median, brightest = _percentiles(grey, (0.1, 50, 99.9))
-    middle = (darkest + brightest) / 2
-    frame = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    patch = max(1, min(grey.shape) // 8)
-    corners = np.concatenate(
+    return _majority_above(
+        (darkest + brightest) / 2,
+        median,
+        lambda: _median(_frame(grey)),
+        lambda: _median(_corners(grey)),
+    )
+
+
+def _light_background_8(tone: np.ndarray) -> bool:
+    """:func:`_light_background` of ``_UNIT[tone]``, computed on the uint8 tones: the table
+    is increasing (order statistics commute with it) and _percentiles turns its value for
+    tone t back into level t, so the histogram is the tones' own."""
+    histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
+    darkest, median, brightest = _percentiles_of_histogram(histogram, (0.1, 50, 99.9))
+    return _majority_above(
+        (darkest + brightest) / 2,
+        median,
+        lambda: _median_of_unit(_frame(tone)),
+        lambda: _median_of_unit(_corners(tone)),
+    )
+
+
+def _majority_above(middle: float, median: float, frame_median, corners_median) -> bool:
+    """Do at least two of the three tones lie above ``middle``? The corners are looked at
+    only when the first two disagree."""
+    votes = int(median > middle) + int(frame_median() > middle)
+    if votes != 1:
+        return votes == 2
+    return corners_median() > middle
+
+
+def _frame(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+
+
+def _corners(image: np.ndarray) -> np.ndarray:
+    """The four corner patches, each an eighth of the shorter side (at least 1 px)."""
+    patch = max(1, min(image.shape) // 8)
+    return np.concatenate(
         [
-            grey[:patch, :patch].ravel(),
-            grey[:patch, -patch:].ravel(),
-            grey[-patch:, :patch].ravel(),
-            grey[-patch:, -patch:].ravel(),
+            image[:patch, :patch].ravel(),
+            image[:patch, -patch:].ravel(),
+            image[-patch:, :patch].ravel(),
+            image[-patch:, -patch:].ravel(),
         ]
     )
-    votes = sum(int(tone > middle) for tone in (median, _median(frame), _median(corners)))
-    return votes >= 2
 
 
 def _median(values: np.ndarray) -> float:
@@ -88,43 +145,62 @@ def _median(values: np.ndarray) -> float:
     return float(ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2
 
 
+def _median_of_unit(tones: np.ndarray) -> float:
+    """:func:`_median` of ``_UNIT[tones]``, the float32 sum included."""
+    ordered = np.sort(tones)
+    low, high = ordered[(len(ordered) - 1) // 2], ordered[len(ordered) // 2]
+    return float(_UNIT[low] + _UNIT[high]) / 2
+
+
 def _percentiles(values: np.ndarray, percents) -> list[float]:
     """Percentiles of a [0, 1] map from a 256-bin histogram: exact to 1/255, and ~10x faster
     than numpy.percentile on the small images that dominate our traffic."""
-    levels = np.clip(values * 255, 0, 255).astype(np.uint8)
-    cumulative = np.cumsum(cv2.calcHist([levels], [0], None, [256], [0, 256]).ravel())
+    levels = values * 255
+    _clip(levels, 0, 255, out=levels)
+    histogram = cv2.calcHist([levels.astype(np.uint8)], [0], None, [256], [0, 256])
+    return _percentiles_of_histogram(histogram.ravel(), percents)
+
+
+def _percentiles_of_histogram(histogram: np.ndarray, percents) -> list[float]:
+    cumulative = np.cumsum(histogram)
     ranks = np.asarray(percents, np.float64) / 100 * cumulative[-1]
     return [float(level) / 255 for level in np.searchsorted(cumulative, ranks)]
 
 
-def _composite_alpha(rgba: np.ndarray) -> np.ndarray:
-    alpha8 = rgba[..., 3]
+def _tone(rgba: np.ndarray) -> np.ndarray:
+    """An RGBA image's tone: uint8 (the ink's alpha, or the luminance of an opaque image), or
+    float32 in [0, 1] for an opaque picture with transparent margins."""
+    alpha8 = cv2.extractChannel(np.ascontiguousarray(rgba), 3)
     if np.count_nonzero(alpha8 > 127) < alpha8.size / 2:
         # Strokes on a transparent canvas (st_canvas' default): the ink is the alpha channel,
         # whatever its colour; white ink on transparent would vanish if composited on white.
-        return alpha8.astype(np.float32) * np.float32(1 / 255)
+        return alpha8
     luminance = cv2.cvtColor(np.ascontiguousarray(rgba), cv2.COLOR_RGBA2GRAY)  # ITU-R 601
-    luminance = luminance.astype(np.float32) * np.float32(1 / 255)
     if alpha8.min() == 255:
         return luminance
     # An opaque picture with transparent margins: put it on white, as a viewer would.
-    alpha = alpha8.astype(np.float32) * np.float32(1 / 255)
-    return luminance * alpha + (1.0 - alpha)
+    alpha = cv2.LUT(alpha8, _UNIT)
+    return cv2.LUT(luminance, _UNIT) * alpha + (1.0 - alpha)
+
+
+def _work_scale(shape, decode_config: DecodeConfig):
+    """(scale, interpolation) to the working size, or None when the image is already in it."""
+    longest = max(shape)
+    if longest > decode_config.work_side:
+        return decode_config.work_side / longest, cv2.INTER_AREA
+    if longest < decode_config.min_work_side:
+        # Integer factor keeps the pixel grid aligned: a 28x28 MNIST digit goes through
+        # this pipeline and comes back out (nearly) unchanged.
+        return int(np.ceil(decode_config.min_work_side / longest)), cv2.INTER_LINEAR
+    return None
 
 
 def _to_work_size(grey: np.ndarray, decode_config: DecodeConfig) -> np.ndarray:
-    height, width = grey.shape
-    longest = max(height, width)
-    if longest > decode_config.work_side:
-        scale = decode_config.work_side / longest
-        interpolation = cv2.INTER_AREA
-    elif longest < decode_config.min_work_side:
-        # Integer factor keeps the pixel grid aligned: a 28x28 MNIST digit goes through
-        # this pipeline and comes back out (nearly) unchanged.
-        scale = int(np.ceil(decode_config.min_work_side / longest))
-        interpolation = cv2.INTER_LINEAR
-    else:
+    work = _work_scale(grey.shape, decode_config)
+    if work is None:
         return grey
+    scale, interpolation = work
+    height, width = grey.shape
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(grey, size, interpolation=interpolation)
 
@@ -140,26 +216,60 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
 
     The background is estimated by a grey-level opening (a local minimum then maximum) with a
     window a third of the image wide, larger than any stroke, on a small copy for speed.
+    Where that opening is zero everywhere (strokes on a clean canvas or scan: no window-wide
+    patch is inked throughout), the subtraction changes nothing and ``ink`` itself is
+    returned when it holds no negative value.
     """
     height, width = ink.shape
     small_side = 48
     scale = small_side / max(height, width)
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    window = max(3, (max(ink.shape if scale >= 1 else small_size) // 3) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    non_negative = float(ink.min()) >= 0
+    # Worth it on a canvas; on a small image (an upscaled MNIST digit) the resize is cheaper.
+    if (
+        ink.size > 4 * small_side**2
+        and non_negative
+        and _opening_surely_zero(ink, small_size, kernel)
+    ):
+        return ink
     if scale >= 1:
         small = ink
     else:
-        small = cv2.resize(
-            ink,
-            (max(1, round(width * scale)), max(1, round(height * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-    window = max(3, (max(small.shape) // 3) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+        small = cv2.resize(ink, small_size, interpolation=cv2.INTER_AREA)
     background = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
+    if non_negative and not background.any():
+        return ink  # ink - min(0, ink), clipped at 0, is ink
     background = cv2.blur(background, (window, window))
     if small is not ink:
         background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
     # The blur lets the estimate creep up beside strokes; never count it above the pixel itself.
-    return np.clip(ink - np.minimum(background, ink), 0, None)
+    result = ink - np.minimum(background, ink)
+    return np.maximum(result, 0, out=result)
+
+
+def _opening_surely_zero(ink: np.ndarray, small_size, kernel: np.ndarray) -> bool:
+    """Without shrinking ``ink`` (its INTER_AREA resize is most of remove_background's time on
+    a canvas): is the opening of the shrunk copy zero everywhere?
+
+    A small pixel is non-zero only if some ink pixel in its source cell is: the cell of small
+    column j spans source columns floor(j * s) to floor((j + 1) * s), s = width / small width
+    (OpenCV's area table; one more each side for safety). A max filter over that span, read at
+    each cell's start, marks every cell that may be non-zero; where the erosion of those marks
+    is empty, the erosion of the small copy is zero, and so is its opening. Non-negative ink
+    only (the caller checks): then "zero" and "no ink" are the same."""
+    height, width = ink.shape
+    marks = cv2.compare(ink, 0, cv2.CMP_GT)
+    spans = []
+    for source, cells in ((height, small_size[1]), (width, small_size[0])):
+        step = source / cells
+        starts = np.maximum(np.floor(np.arange(cells) * step).astype(np.int64) - 1, 0)
+        spans.append((starts, int(np.ceil(step)) + 3))
+    (rows, row_span), (cols, col_span) = spans
+    near = cv2.dilate(marks, np.ones((row_span, col_span), np.uint8), anchor=(0, 0))
+    cells = near[rows][:, cols]
+    return not cv2.erode(cells, kernel).any()
 
 
 def normalise_contrast(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
@@ -169,12 +279,15 @@ def normalise_contrast(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     peak = float(cv2.blur(ink, (3, 3)).max())
     if peak < config.min_contrast:
         return None
-    ink8 = np.clip(ink * (255 / peak), 0, 255).astype(np.uint8)
+    ink8 = ink * (255 / peak)
+    ink8 = _clip(ink8, 0, 255, out=ink8).astype(np.uint8)
     otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Below half the ink/paper split is paper; above the split's midpoint to the peak is core.
     floor = 0.5 * otsu / 255 * peak
     ceiling = max(floor + 1e-3, 0.5 * (otsu / 255 * peak + peak))
-    return np.clip((ink - floor) / (ceiling - floor), 0, 1)
+    stretched = ink - floor
+    stretched /= ceiling - floor
+    return _clip(stretched, 0, 1, out=stretched)
 
 
 def digit_mask(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
@@ -191,7 +304,7 @@ def ink_components(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
     A component smaller than ``speck_ratio`` of the largest one is a speck (dust, a pen tap).
     """
-    binary = (ink > 0.35).astype(np.uint8)
+    binary = np.greater(ink, 0.35).view(np.uint8)
     # Labels only: OpenCV's per-component statistics cost 6x the labelling itself (0.6 ms on a
     # 280x280 canvas); the areas are one bincount.
     count, labels = cv2.connectedComponents(binary, connectivity=8)
@@ -217,13 +330,21 @@ def components_mask(labels: np.ndarray, count: int, chosen) -> np.ndarray:
 
 def is_speck(mask: np.ndarray, image_shape, config: PreprocessConfig = PREPROCESS) -> bool:
     """Too small for the image, or a dot rather than a stroke."""
-    _, _, width, height = cv2.boundingRect(mask)
+    return _speck_or_stroke_width(mask, cv2.boundingRect(mask), image_shape, config) is None
+
+
+def _speck_or_stroke_width(mask, box, image_shape, config: PreprocessConfig):
+    """None when the mask (its bounding ``box`` given) is a speck (:func:`is_speck`), else
+    its stroke width, measured on the box alone (the same contours, a fraction of the
+    pixels)."""
+    left, top, width, height = box
     extent = max(width, height)
     if extent < config.min_extent * max(image_shape):
-        return True
+        return None
+    strokes = stroke_width(mask[top : top + height, left : left + width])
     # stroke_width() of a round dot is its radius, so a dot's extent is 2 "strokes"; even a
     # short, fat "1" is longer than that.
-    return extent < config.min_extent_strokes * stroke_width(mask)
+    return None if extent < config.min_extent_strokes * strokes else strokes
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -236,13 +357,22 @@ def stroke_width(mask: np.ndarray) -> float:
 
 def fit_to_mnist_frame(ink: np.ndarray, mask: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """Crop the digit, fit its longer side to the 20 px box, centre it by mass in 28x28."""
-    digit, strokes = ink_crop(ink, mask)
+    return _fit(ink, mask, cv2.boundingRect(mask), None, config)
+
+
+def _fit(ink, mask, box, strokes_px, config: PreprocessConfig):
+    """:func:`fit_to_mnist_frame` given the mask's bounding box and, when known, its stroke
+    width."""
+    digit, strokes = _ink_crop(ink, mask, box)
     height, width = digit.shape
     scale = config.box_side / max(height, width)
-    radius = thickening_radius(strokes, scale, config)
+    if strokes_px is None:
+        strokes_px = stroke_width(strokes)
+    radius = _radius(strokes_px, scale, config)
     if radius:
         # Padded first, so the thickened strokes keep their ends; the box is refitted.
-        digit = thicken(np.pad(digit, radius), radius)
+        padded = cv2.copyMakeBorder(digit, *(radius,) * 4, cv2.BORDER_CONSTANT, value=0)
+        digit = thicken(padded, radius)
         height, width = digit.shape
         scale = config.box_side / max(height, width)
     return _centre_by_mass(scaled_ink(digit, scale), config.out_side)
@@ -252,7 +382,11 @@ def thickening_radius(strokes: np.ndarray, scale: float, config: PreprocessConfi
     """How many pixels to thicken ink whose stroke mask is ``strokes`` before it is scaled by
     ``scale``, so that its strokes come out ``min_stroke_px`` wide; 0 when they already do.
     A 1 px pen line shrunk to MNIST's size would fade away; MNIST's strokes are ~2-3 px."""
-    width_after = stroke_width(strokes) * scale
+    return _radius(stroke_width(strokes), scale, config)
+
+
+def _radius(strokes_px: float, scale: float, config: PreprocessConfig) -> int:
+    width_after = strokes_px * scale
     if width_after >= config.min_stroke_px:
         return 0
     return int(np.ceil((config.min_stroke_px / scale - width_after / scale) / 2))
@@ -264,13 +398,27 @@ def thicken(ink: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(ink, kernel)
 
 
+_HALO = np.ones((3, 3), np.uint8)
+_HALO_REACH = 2  # the halo's dilations
+
+
 def ink_crop(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ink inside ``mask``'s bounding box, and the mask cropped alike. The soft edges
     around the strokes are kept, but nothing from dropped specks."""
-    left, top, width, height = cv2.boundingRect(mask)
-    halo = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
-    box = (slice(top, top + height), slice(left, left + width))
-    return (ink * halo)[box], mask[box]
+    return _ink_crop(ink, mask, cv2.boundingRect(mask))
+
+
+def _ink_crop(ink, mask, box):
+    left, top, width, height = box
+    # The halo is dilated on the box and a margin of its reach, not the whole image: inside
+    # the box it is the same (what lies beyond the margin is further than the reach).
+    rows, cols = ink.shape
+    top0, left0 = max(0, top - _HALO_REACH), max(0, left - _HALO_REACH)
+    bottom, right = min(rows, top + height + _HALO_REACH), min(cols, left + width + _HALO_REACH)
+    halo = cv2.dilate(mask[top0:bottom, left0:right], _HALO, iterations=_HALO_REACH)
+    inner = (slice(top - top0, top - top0 + height), slice(left - left0, left - left0 + width))
+    box_slices = (slice(top, top + height), slice(left, left + width))
+    return ink[box_slices] * halo[inner], mask[box_slices]
 
 
 def scaled_ink(ink: np.ndarray, scale: float) -> np.ndarray:
@@ -279,7 +427,8 @@ def scaled_ink(ink: np.ndarray, scale: float) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(ink, size, interpolation=interpolation)
-    return np.clip(resized / max(float(resized.max()), 1e-6), 0, 1)
+    resized /= max(float(resized.max()), 1e-6)
+    return _clip(resized, 0, 1, out=resized)
 
 
 def _centre_by_mass(boxed: np.ndarray, side: int) -> np.ndarray:
@@ -288,8 +437,8 @@ def _centre_by_mass(boxed: np.ndarray, side: int) -> np.ndarray:
     centre_row = (boxed.sum(axis=1) @ np.arange(height)) / total
     centre_col = (boxed.sum(axis=0) @ np.arange(width)) / total
     # MNIST shifted by whole pixels: centre of mass at index (14, 14), spread +-0.5 px.
-    top = int(np.clip(round(side / 2 - centre_row), 0, side - height))
-    left = int(np.clip(round(side / 2 - centre_col), 0, side - width))
+    top = min(max(round(side / 2 - centre_row), 0), side - height)
+    left = min(max(round(side / 2 - centre_col), 0), side - width)
     frame = np.zeros((side, side), np.float32)
     frame[top : top + height, left : left + width] = boxed
     return frame

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import InvalidImageError, renderings
+from mnist_core import InvalidImageError, preprocess, renderings
 from mnist_core.config import PreprocessConfig
 from mnist_core.preprocess import (
     digit_mask,
@@ -384,3 +384,99 @@ def test_config_box_side_is_respected(seven):
     out = to_mnist(seven, PreprocessConfig(box_side=14))
     assert out.shape == (28, 28)
     assert max(box_sides(out)) == 14
+
+
+# --- the fast paths give the very bytes of the plain computations they replace
+
+
+def reference_ink_map(image: np.ndarray) -> np.ndarray:
+    """ink_map as plainly written: the tone as float32 in [0, 1], then the background vote
+    on it (no resize: the images given here are within the working size)."""
+    if image.ndim == 3:
+        opaque = np.count_nonzero(image[..., 3] > 127) >= image[..., 3].size / 2
+        tone = cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY) if opaque else image[..., 3]
+        assert not opaque or image[..., 3].min() == 255  # no transparent margins here
+    else:
+        tone = image
+    grey = tone.astype(np.float32) * np.float32(1 / 255)
+    return 1.0 - grey if preprocess._light_background(grey) else grey
+
+
+def reference_remove_background(ink: np.ndarray) -> np.ndarray:
+    """remove_background without its shortcut for an opening that is zero everywhere."""
+    height, width = ink.shape
+    scale = 48 / max(height, width)
+    small = ink
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+    window = max(3, (max(small.shape) // 3) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    background = cv2.blur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (window, window))
+    if small is not ink:
+        background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(ink - np.minimum(background, ink), 0, None)
+
+
+def reference_ink_crop(ink: np.ndarray, mask: np.ndarray):
+    """ink_crop with its halo dilated over the whole image."""
+    left, top, width, height = cv2.boundingRect(mask)
+    halo = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+    box = (slice(top, top + height), slice(left, left + width))
+    return (ink * halo)[box], mask[box]
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.fixture(scope="module")
+def varied_inputs(mnist) -> list[np.ndarray]:
+    """Canvases as the app and st_canvas send them, scans light and dark, a photo-like page,
+    a blob and a number: each within the working size, so ink_map does not resize."""
+    rng = np.random.default_rng(11)
+    digits = mnist["x_test"][:12]
+    images = [renderings.canvas_drawing(d, rng) for d in digits[:4]]
+    images += [
+        renderings.canvas_drawing(d, rng, colour=(0, 0, 0), background="white") for d in digits[4:8]
+    ]
+    images += [cv2.resize(255 - d, (112, 112)) for d in digits[8:10]]
+    images += [cv2.resize(d, (84, 84), interpolation=cv2.INTER_NEAREST) for d in digits[10:12]]
+    page = np.clip(rng.normal(200, 12, (240, 320)), 0, 255).astype(np.uint8)
+    page[60:180, 150:165] = 40  # a stroke on grainy, shaded paper
+    page[:, :100] //= 2
+    images.append(page)
+    blob = np.zeros((200, 200), np.uint8)
+    blob[20:190, 10:180] = 255  # one patch wider than the opening's window
+    images.append(blob)
+    numbers = renderings.composed_numbers(
+        mnist["x_test"], mnist["y_test"], 2, renderings.number_canvas, 3
+    )
+    images += [image for _, image in numbers]
+    return images
+
+
+def test_ink_map_from_uint8_tones_is_the_float_computation(varied_inputs):
+    for image in varied_inputs:
+        assert same_bytes(ink_map(image), reference_ink_map(image))
+
+
+def test_remove_background_shortcut_gives_the_full_computation(varied_inputs):
+    for image in varied_inputs:
+        ink = ink_map(image)
+        for variant in (ink, cv2.resize(ink, (56, 56)), ink[: ink.shape[0] // 2]):
+            assert same_bytes(remove_background(variant), reference_remove_background(variant))
+
+
+def test_ink_crop_and_speck_test_on_the_box_equal_the_whole_image(varied_inputs):
+    for image in varied_inputs:
+        ink = preprocess.clean_ink(ink_map(image))
+        if ink is None:
+            continue
+        labels, count, kept = preprocess.ink_components(ink)
+        for chosen in [kept] + [[label] for label in kept]:
+            mask = preprocess.components_mask(labels, count, chosen)
+            digit, strokes = preprocess.ink_crop(ink, mask)
+            expected_digit, expected_strokes = reference_ink_crop(ink, mask)
+            assert same_bytes(digit, expected_digit) and same_bytes(strokes, expected_strokes)
+            assert stroke_width(strokes) == stroke_width(mask)
