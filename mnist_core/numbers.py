@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from .config import PreprocessConfig, SegmentationConfig, StripConfig
@@ -111,8 +112,9 @@ def number_strip(number: NumberInk, strip: StripConfig = STRIP, config=PREPROCES
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+    """x, y, width, height of a uint8 mask's non-zero pixels (never empty here)."""
+    left, top, width, height = cv2.boundingRect(mask)
+    return left, top, width, height
 
 
 def _group_by_columns(labels: np.ndarray, kept: list[int]) -> list[list[int]]:
