@@ -45,7 +45,6 @@ from mnist_core.renderings import (  # noqa: E402
     paper_photo,
 )
 from mnist_core.training_data import preprocess_images  # noqa: E402
-from tutorial_pipeline import tutorial_input, tutorial_model, tutorial_predict  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SEED = 2026
@@ -106,6 +105,10 @@ def main() -> None:
         "--baseline", help="another checkout whose `predict` process to time beside this one's"
     )
     arguments = parser.parse_args()
+    # Imported here, not at the top: the training runs' worker processes import this module
+    # (spawned), and must not load Keras for nothing.
+    from tutorial_pipeline import tutorial_model
+
     data = load_mnist(arguments.data)
     ours = DigitClassifier.load(arguments.model)
     tutorial = tutorial_model(data.x_train, data.y_train)
@@ -122,6 +125,8 @@ def main() -> None:
 
 def tutorial_digits(model, images) -> np.ndarray:
     """The tutorial's pipeline on each image, its network called once for all of them."""
+    from tutorial_pipeline import tutorial_input
+
     inputs = np.concatenate([tutorial_input(image) for image in images])
     return model.predict(inputs, batch_size=1024, verbose=0).argmax(axis=1)
 
@@ -243,6 +248,8 @@ class KerasNetwork:
 def speed(data, ours, tutorial, baseline: str | None) -> None:
     """Latency and throughput of the served path (ONNX Runtime) beside the TensorFlow path
     (the same model through Keras) and the tutorial's pipeline, in this one run."""
+    from tutorial_pipeline import tutorial_predict
+
     keras_path = DigitClassifier(
         KerasNetwork(ours.path.with_suffix(".keras")), ours.path, ours.record
     )
