@@ -2,7 +2,11 @@
 
 import streamlit as st
 
-from app_pages.shared import active_classifier, model_label
+from app_pages.shared import (
+    active_classifier,
+    hide_new_libraries_from_garbage_collector,
+    model_label,
+)
 
 st.set_page_config(page_title="Digit reader", page_icon=":material/draw:", layout="wide")
 
@@ -31,3 +35,4 @@ with st.sidebar:
     st.page_link(retrain_page, label="Retrain the model", icon=":material/monitoring:")
 
 navigation.run()
+hide_new_libraries_from_garbage_collector()
