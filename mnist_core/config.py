@@ -278,8 +278,8 @@ class TrainPreset:
 TRAIN_PRESETS = {
     # Two passes over everything: a first model in a minute or two that already reads digits
     # and refuses letters well. Summaries: docs/model.md (2 cores, a fresh cache, load ~9).
-    "quick": TrainPreset("Quick", "about 1½ min, ~99.2% on MNIST test", TrainConfig(epochs=2)),
-    "full": TrainPreset("Full", "about 10-12 min, ~99.5% on MNIST test", TrainConfig()),
+    "quick": TrainPreset("Quick", "about 75 s, ~99.2% on MNIST test", TrainConfig(epochs=2)),
+    "full": TrainPreset("Full", "about 10 min, ~99.5% on MNIST test", TrainConfig()),
 }
 
 
