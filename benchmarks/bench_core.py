@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +42,7 @@ from mnist_core.renderings import (  # noqa: E402
     form_scan,
     hard_canvas_drawing,
     paper_photo,
+    specks,
 )
 from mnist_core.training_data import preprocess_images  # noqa: E402
 
@@ -67,20 +67,6 @@ class Table:
 def read_rate(read, images, labels) -> float:
     """Share of ``images`` whose digit ``read`` (images -> digits) gets right."""
     return float(np.mean(np.asarray(read(images)) == np.asarray(labels)))
-
-
-def specks(rng: np.random.Generator, count: int) -> list[np.ndarray]:
-    """Blank canvases with one stray dot or short dab, the way a tap leaves one."""
-    result = []
-    for _ in range(count):
-        side = int(rng.integers(200, 420))
-        canvas = np.zeros((side, side, 4), np.uint8)
-        centre = tuple(int(v) for v in rng.integers(20, side - 20, 2))
-        radius = int(rng.integers(2, 15))
-        end = (centre[0] + int(rng.integers(-radius, radius + 1)), centre[1])
-        cv2.line(canvas, centre, end, (0, 0, 0, 255), 2 * radius)
-        result.append(canvas)
-    return result
 
 
 def timed(function, repeats: int) -> np.ndarray:

@@ -29,7 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +46,7 @@ from mnist_core.renderings import (  # noqa: E402
     number_canvas,
     number_photo,
     paper_photo,
+    specks,
 )
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -84,19 +84,6 @@ def app_canvas(digit: np.ndarray, rng: np.random.Generator, width: int = 280) ->
     left = int(rng.integers(0, width - 280 + 1))
     wide[:, left : left + 280] = drawn
     return wide
-
-
-def specks(rng: np.random.Generator, count: int) -> list[np.ndarray]:
-    result = []
-    for _ in range(count):
-        side = int(rng.integers(200, 420))
-        canvas = np.zeros((side, side, 4), np.uint8)
-        centre = tuple(int(v) for v in rng.integers(20, side - 20, 2))
-        radius = int(rng.integers(2, 15))
-        end = (centre[0] + int(rng.integers(-radius, radius + 1)), centre[1])
-        cv2.line(canvas, centre, end, (0, 0, 0, 255), 2 * radius)
-        result.append(canvas)
-    return result
 
 
 def digit_corpus(data, quick: bool = False) -> dict[str, list]:

@@ -331,6 +331,20 @@ def form_scan(digit: np.ndarray, label: int, rng: np.random.Generator) -> bytes:
     return as_paper_scan(coarse_scan(source, rng))
 
 
+def specks(rng: np.random.Generator, count: int) -> list[np.ndarray]:
+    """Blank RGBA canvases with one stray dot or short dab, the way a tap leaves one."""
+    result = []
+    for _ in range(count):
+        side = int(rng.integers(200, 420))
+        canvas = np.zeros((side, side, 4), np.uint8)
+        centre = tuple(int(v) for v in rng.integers(20, side - 20, 2))
+        radius = int(rng.integers(2, 15))
+        end = (centre[0] + int(rng.integers(-radius, radius + 1)), centre[1])
+        cv2.line(canvas, centre, end, (0, 0, 0, 255), 2 * radius)
+        result.append(canvas)
+    return result
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     """PNG file bytes of a uint8 (H, W) or (H, W, C) array."""
     buffer = io.BytesIO()
