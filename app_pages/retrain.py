@@ -93,6 +93,9 @@ def live_run(run_id: str) -> None:
     """Progress, time left, live curves and Cancel for the run in progress."""
     progress = registry().progress(run_id)
     st.subheader(f"Training run {run_id}")
+    refused = st.session_state.get("retrain_refused")
+    if refused and refused[0] == run_id:
+        st.info(f"Your training did not start: {refused[1]}.")
     if progress.get("phase") == "preparing" or progress.get("status") == "starting":
         st.progress(0.0, text="Preparing the data (the first run on a server takes a minute)...")
     elif progress.get("phase") == "evaluating":
@@ -324,8 +327,9 @@ def start_training(config: TrainConfig) -> None:
         run_id = jobs().start(config)
     except TrainingBusy as busy:
         # Someone (any replica) started first: this page was drawn with nothing to watch, so
-        # run it again to show their run now, and say why ours did not start.
-        st.toast(str(busy))
+        # run it again to show their run now; live_run says why ours did not start for as
+        # long as that run is shown (a toast would not outlive the rerun).
+        st.session_state["retrain_refused"] = (busy.run_id, str(busy))
         st.session_state["retrain_watching"] = busy.run_id
         st.rerun()
     except ValueError as error:

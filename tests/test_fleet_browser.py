@@ -206,7 +206,7 @@ def test_start_pressed_on_both_replicas_starts_one_run_that_both_show(browser, f
                 page.get_by_role("heading", name=f"Training run {run_id}")
                 for page in (page_a, page_b)
             ]
-            # The refusal is a toast (seconds on screen): looked for while the pages load.
+            # The refusal is said above the run it shows: looked for while the pages load.
             refusals = [
                 page.get_by_text(f"a training run ({run_id}) is already in progress")
                 for page in (page_a, page_b)
