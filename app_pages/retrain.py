@@ -392,7 +392,7 @@ def record_extras(record: dict) -> list[str]:
         f"{record[key]:,} {words}"
         for key, words in (
             ("not_digit_drawings", "drawings that are not digits"),
-            ("styled_digits", "flagged 1s and crossed 7s"),
+            ("styled_digits", "restyled digits (flagged 1s, crossed 7s, stretched to fill a box)"),
         )
         if record.get(key)
     ]
