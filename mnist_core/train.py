@@ -136,18 +136,7 @@ def train(
     export = export_onnx(model, temporary_path(output_path, ".onnx"))
     try:
         served = DigitClassifier(OnnxNetwork(export))  # temperature 1: the network's own
-        untempered = served.scores
-        record["temperature"] = fit_temperature(
-            untempered(dataset.x_validation), dataset.y_validation
-        )
-        test_scores = untempered(dataset.x_test)
-        record.update(
-            test_metrics(with_temperature(test_scores, record["temperature"]), data.y_test)
-        )
-        record["test_ece_before"] = round(expected_calibration_error(test_scores, data.y_test), 5)
-        if classes > 10:
-            scores = with_temperature(untempered(dataset.heldout_not_digits), record["temperature"])
-            record["not_digit_refusal"] = round(float(refused(scores).mean()), 5)
+        record.update(_export_metrics(served, dataset, data.y_test, classes))
         classifier = DigitClassifier(served.model, record=record)
         record.update(_corrections_metrics(classifier, collected))
         record["duration_s"] = round(time.monotonic() - started, 1)
@@ -155,6 +144,22 @@ def train(
     finally:
         export.unlink(missing_ok=True)
     return TrainingResult("completed", record, output_path)
+
+
+def _export_metrics(served: DigitClassifier, dataset, y_test, classes: int) -> dict:
+    """The temperature fitted on the held-out digits, then the test figures with it (and the
+    calibration error without it) and the held-out not-digits refused, all read by
+    ``served``, the export at temperature 1."""
+    untempered = served.scores
+    temperature = fit_temperature(untempered(dataset.x_validation), dataset.y_validation)
+    test_scores = untempered(dataset.x_test)
+    metrics = {"temperature": temperature}
+    metrics.update(test_metrics(with_temperature(test_scores, temperature), y_test))
+    metrics["test_ece_before"] = round(expected_calibration_error(test_scores, y_test), 5)
+    if classes > 10:
+        scores = with_temperature(untempered(dataset.heldout_not_digits), temperature)
+        metrics["not_digit_refusal"] = round(float(refused(scores).mean()), 5)
+    return metrics
 
 
 def _fit(config, dataset, collected: dict, classes: int, started, report, should_stop):
