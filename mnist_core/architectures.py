@@ -30,6 +30,12 @@ def build_model(
     return keras.Model(inputs, outputs, name=arch)
 
 
+def _probabilities(features, classes: int):
+    # float32 whatever the compute precision: a softmax in bfloat16 (8 bits of mantissa)
+    # would round every confidence to about 0.4%.
+    return layers.Dense(classes, activation="softmax", dtype="float32")(features)
+
+
 def _conv_bn(features, filters: int, kernel_size: int):
     features = layers.Conv2D(filters, kernel_size, use_bias=False)(features)
     # momentum 0.8: the running statistics settle within ~20 batches, so even a tiny run is
@@ -47,7 +53,7 @@ def _compact_head(features, classes: int, dropout_rate: float):
     features = layers.Flatten()(features)  # 1024
     features = layers.Dense(128, activation="relu")(features)
     features = layers.Dropout(dropout_rate)(features)
-    return layers.Dense(classes, activation="softmax")(features)
+    return _probabilities(features, classes)
 
 
 def _deep_head(features, classes: int, dropout_rate: float):
@@ -60,7 +66,7 @@ def _deep_head(features, classes: int, dropout_rate: float):
     features = layers.Flatten()(features)  # 1152
     features = layers.Dense(128, activation="relu")(features)
     features = layers.Dropout(dropout_rate)(features)
-    return layers.Dense(classes, activation="softmax")(features)
+    return _probabilities(features, classes)
 
 
 def _tutorial_head(features, classes: int):
@@ -71,4 +77,4 @@ def _tutorial_head(features, classes: int):
     features = layers.Flatten()(features)
     features = layers.Dense(64, activation="relu")(features)
     features = layers.Dense(32, activation="relu")(features)
-    return layers.Dense(classes, activation="softmax")(features)
+    return _probabilities(features, classes)

@@ -16,6 +16,7 @@ _HELP = {
     "augment": "distort digits as real drawings are (shift, scale, rotation, pen, elastic)",
     "augment_anneal": "share of the last epochs over which the distortions shrink",
     "augment_final": "the distortions' size at the end, a share of their full size",
+    "bfloat16": "compute in bfloat16 where the CPU has it natively (weights stay float32)",
     "subset": "train on this many of the 55,000 fitting digits (0 = all)",
     "not_digits": "drawings that are not a digit, taught as an 11th class (0 = 10 classes); "
     "per 55,000 digits: a subset gets its share",

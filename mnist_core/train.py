@@ -26,6 +26,7 @@ from .config import AugmentConfig, TrainConfig, TrainResources, validate_config
 from .data import load_mnist
 from .export import export_onnx
 from .metrics import test_metrics
+from .precision import built_under, compute_policy, float32_twin
 from .runtime import OnnxNetwork, exported_path
 from .training_data import build_training_set
 
@@ -128,8 +129,10 @@ def train(
         )
     )
     record = _record(config, data, dataset, fitted, bridge, started)
+    record["compute_precision"] = model.dtype_policy.name
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
+    model = float32_twin(model, lambda: _architecture(config, classes))
 
     # Every figure of the record is measured on the export the app will serve.
     output_path = Path(output_path)
@@ -228,9 +231,13 @@ def _corrections_metrics(classifier, collected: dict) -> dict:
     return metrics
 
 
-def _compiled_model(config: TrainConfig, classes: int, total_steps: int):
+def _architecture(config: TrainConfig, classes: int):
     from .architectures import build_model
 
+    return build_model(config.arch, classes, config.dropout)
+
+
+def _compiled_model(config: TrainConfig, classes: int, total_steps: int):
     warmup = max(1, total_steps // 20)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate / 10,
@@ -239,7 +246,7 @@ def _compiled_model(config: TrainConfig, classes: int, total_steps: int):
         warmup_steps=warmup,
         alpha=0.01,
     )
-    model = build_model(config.arch, classes, config.dropout)
+    model = built_under(compute_policy(config.bfloat16), lambda: _architecture(config, classes))
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),

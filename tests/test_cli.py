@@ -261,6 +261,17 @@ def test_train_record_has_the_expected_keys(trained):
     assert record["status"] == "completed"
 
 
+def test_train_records_its_precision_and_saves_float32(trained):
+    import keras
+
+    from mnist_core.precision import compute_policy
+
+    _, output, record = trained
+    assert record["compute_precision"] == compute_policy(True)  # bfloat16 on a CPU with it
+    saved = keras.models.load_model(output, compile=False)
+    assert saved.dtype_policy.name == "float32"  # what the app and a fine-tune load
+
+
 def test_train_record_config_is_what_was_asked(trained):
     record = trained[2]
     assert record["config"]["epochs"] == 1 and record["config"]["subset"] == 1000
