@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_pages.memory import start_memory_releaser
 from app_pages.shared import (
     active_classifier,
     hide_new_libraries_from_garbage_collector,
@@ -36,3 +37,4 @@ with st.sidebar:
 
 navigation.run()
 hide_new_libraries_from_garbage_collector()
+start_memory_releaser()  # once per process: memory freed by ended sessions goes back to the OS

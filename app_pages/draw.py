@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.canvas import CANVAS_WIDTHS, canvas_image
+from app_pages.memory import forget_uploads_off_the_page
 from app_pages.shared import (
     NOT_A_DIGIT,
     active_classifier,
@@ -224,6 +225,7 @@ source = st.segmented_control(
 if source == "photo":
     upload_section(classifier, active_run)
 else:
+    forget_uploads_off_the_page()  # a photo uploaded before is never read again
     st.write(INSTRUCTIONS[source])
     st.caption(KEYBOARD_PATH)
     st.html(CANVAS_ACCESSIBILITY_JS, unsafe_allow_javascript=True)
