@@ -71,10 +71,11 @@ def stop_the_allocator_hoarding() -> bool:
 
 def return_free_memory_to_the_system() -> bool:
     """``malloc_trim(0)``: give back the free pages inside every arena (``free`` by itself
-    gives back only an arena's top, and only past the trim threshold). Chosen over ``MALLOC_ARENA_MAX`` in the
-    environment: that must be set before the process starts, so it would hold only where
-    the server is started by our files (Dockerfile), not for ``streamlit run app.py``, and
-    it bounds the number of arenas, not the free pages kept inside each. True if it ran."""
+    gives back only an arena's top, and only past the trim threshold). Chosen over
+    ``MALLOC_ARENA_MAX`` in the environment: that must be set before the process starts, so
+    it would hold only where the server is started by our files (Dockerfile), not for
+    ``streamlit run app.py``, and it bounds the number of arenas, not the free pages kept
+    inside each. True if it ran."""
     if MALLOC_TRIM is None:
         return False
     MALLOC_TRIM.argtypes, MALLOC_TRIM.restype = [ctypes.c_size_t], ctypes.c_int
