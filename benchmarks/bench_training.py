@@ -4,8 +4,9 @@
 
 Prints per-digit costs of `to_mnist` on MNIST digits (one core) and of the batch augmentation,
 then the network's training throughput (forward + backward, digits/s) at three batch sizes on
-digits already in memory, and with the run's own input pipeline (augmented batches). Run it on
-an otherwise idle machine: every figure is wall-clock time.
+digits already in memory, and with the run's own input pipeline (augmented batches), in float32
+and, where the CPU has it natively, in mixed bfloat16 (what a run uses there). Run it on an
+otherwise idle machine: every figure is wall-clock time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from mnist_core.augment import augment_batch  # noqa: E402
 from mnist_core.config import TrainConfig  # noqa: E402
+from mnist_core.precision import compute_policy  # noqa: E402
 from mnist_core.preprocess import to_mnist  # noqa: E402
 from mnist_core.training_data import as_uint8  # noqa: E402
 
@@ -34,13 +36,15 @@ def per_item_us(function, items) -> float:
     return (time.perf_counter() - started) / len(items) * 1e6
 
 
-def network_throughput(images, labels, batch_size: int, pipeline: bool) -> float:
-    """Digits/s of model.fit over DIGITS digits, after one warm-up epoch."""
+def network_throughput(images, labels, batch_size: int, pipeline: bool, policy: str) -> float:
+    """Digits/s of model.fit over DIGITS digits under Keras dtype ``policy``, after one warm-up
+    epoch."""
     from mnist_core.architectures import build_model
+    from mnist_core.precision import built_under
     from mnist_core.train import _Batches
 
     config = TrainConfig(batch_size=batch_size)
-    model = build_model("compact", 11, config.dropout)
+    model = built_under(policy, lambda: build_model("compact", 11, config.dropout))
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     onehot = np.eye(11, dtype=np.float32)[labels]
     if pipeline:
@@ -71,11 +75,13 @@ def main() -> None:
     batches = [digits[start : start + 256] for start in range(0, DIGITS, 256)]
     cost = per_item_us(lambda items: [augment_batch(batch, rng) for batch in items], batches)
     print(f"augment_batch, a batch of 256: {cost / 256:.1f} us a digit")
-    for batch_size in (128, 256, 512):
-        rate = network_throughput(digits, labels, batch_size, pipeline=False)
-        print(f"network, forward + backward, batch {batch_size}, digits in memory: {rate:,.0f}/s")
-    rate = network_throughput(digits, labels, 256, pipeline=True)
-    print(f"the run's own pipeline (augmented batches from uint8), batch 256: {rate:,.0f}/s")
+    policies = sorted({"float32", compute_policy(True)}, reverse=True)  # float32 first
+    for policy in policies:
+        for batch_size in (128, 256, 512):
+            rate = network_throughput(digits, labels, batch_size, False, policy)
+            print(f"network, {policy}, batch {batch_size}, digits in memory: {rate:,.0f}/s")
+        rate = network_throughput(digits, labels, 256, True, policy)
+        print(f"the run's own pipeline, {policy}, batch 256 (augmented from uint8): {rate:,.0f}/s")
 
 
 if __name__ == "__main__":
