@@ -276,7 +276,9 @@ def correction_control(
 ) -> None:
     """ "Wrong? It is a ..." -> one row in the corrections store (its read digit None when
     the model read no digit)."""
-    # A key per drawing: the choice resets when the digit changes.
+    # One key for the control, its choice emptied when the drawing changes. Not a key per
+    # drawing: Streamlit keeps every widget drawn in a fragment's runs for the session's life,
+    # so each reading (each stroke) added one (docs/capacity.md, "Soak at 6883427").
     digest = hashlib.sha1(prediction.model_input.tobytes()).hexdigest()[:12]
     saved_key = f"{key}_saved_{digest}"
     if st.session_state.get(saved_key) is not None:
@@ -284,7 +286,11 @@ def correction_control(
             f"Thanks: saved as a {st.session_state[saved_key]}. It will help the next model."
         )
         return
-    choice = st.pills(question, list(range(10)), key=f"{key}_correct_{digest}", wrap=True)
+    choice_key, drawing_key = f"{key}_correct", f"{key}_correct_drawing"
+    if st.session_state.get(drawing_key) != digest:
+        st.session_state[drawing_key] = digest
+        st.session_state[choice_key] = None  # before the widget exists in this run: allowed
+    choice = st.pills(question, list(range(10)), key=choice_key, wrap=True)
     if choice is None:
         return
     try:
