@@ -278,7 +278,7 @@ def correction_control(
     the model read no digit)."""
     # One key for the control, its choice emptied when the drawing changes. Not a key per
     # drawing: Streamlit keeps every widget drawn in a fragment's runs for the session's life,
-    # so each reading (each stroke) added one (docs/capacity.md, "Soak at 6883427").
+    # so each reading (each stroke) added one (docs/capacity.md, "Soak at 4f97b0a").
     digest = hashlib.sha1(prediction.model_input.tobytes()).hexdigest()[:12]
     saved_key = f"{key}_saved_{digest}"
     if st.session_state.get(saved_key) is not None:
