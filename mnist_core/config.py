@@ -280,9 +280,10 @@ class TrainPreset:
 
 
 TRAIN_PRESETS = {
-    # Two passes over everything: a first model in a minute or two that already reads digits
-    # and refuses letters well. Summaries: docs/model.md (2 cores, a fresh cache, load ~9).
-    "quick": TrainPreset("Quick", "about 75 s, ~99.2% on MNIST test", TrainConfig(epochs=2)),
+    # Two passes over everything: a first model in about a minute that already reads digits
+    # and refuses letters well. Summaries: docs/model.md (2 cores, a fresh cache; Quick idle,
+    # Full with other jobs running, so at most that).
+    "quick": TrainPreset("Quick", "about 70 s, ~99.2% on MNIST test", TrainConfig(epochs=2)),
     "full": TrainPreset("Full", "about 10 min, ~99.5% on MNIST test", TrainConfig()),
 }
 
