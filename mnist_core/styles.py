@@ -138,12 +138,10 @@ def fill_box(image: np.ndarray) -> np.ndarray:
     lost): a narrow digit comes out wide, a flagged 1 like a 4 without its bar. The longer
     side keeps its size, the shorter one grows at most ``MAX_FILL_STRETCH`` times; the
     result is a square image with the same blank margin as ``image``'s widest side."""
-    rows = np.flatnonzero(image.max(axis=1) > 0)
-    columns = np.flatnonzero(image.max(axis=0) > 0)
-    if not len(rows):
+    left, top, width, height = cv2.boundingRect(image)  # of the non-zero pixels
+    if not width:
         return image
-    ink = image[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-    height, width = ink.shape
+    ink = image[top : top + height, left : left + width]
     side = max(height, width)
     new_height = int(round(min(side, height * MAX_FILL_STRETCH)))
     new_width = int(round(min(side, width * MAX_FILL_STRETCH)))
