@@ -7,6 +7,7 @@ page drive the same code.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -112,11 +113,14 @@ def train(
     data = load_mnist(data_path)
     dataset = build_training_set(data, config)
     # Preprocessed into ``dataset`` now: the raw digits (55 MB) need not live through training.
-    data = replace(data, x_train=data.x_train[:0], x_test=data.x_test[:0])
+    data = replace(data, x_train=emptied(data.x_train), x_test=emptied(data.x_test))
     keras.utils.set_random_seed(config.seed)
     collected = _corrections(config)
     classes = 11 if config.not_digits else 10
     model, bridge, fitted = _fit(config, dataset, collected, classes, started, report, should_stop)
+    # Fitted: the ~60 MB of fitting digits need not live through the export and its checks,
+    # the run's memory peak.
+    dataset = replace(dataset, x_fit=emptied(dataset.x_fit), y_fit=emptied(dataset.y_fit))
     report(
         TrainingProgress(
             config.epochs,
@@ -133,6 +137,10 @@ def train(
     if bridge.status != "completed":
         return TrainingResult(bridge.status, record, None)
     model = float32_twin(model, lambda: _architecture(config, classes))
+    # The fitted model, held by the callback, holds Keras' copy of the held-out digits and its
+    # training functions: let them go before the export and its checks, the run's peak.
+    bridge.set_model(None)
+    gc.collect()
 
     # Every figure of the record is measured on the export the app will serve.
     output_path = Path(output_path)
@@ -147,6 +155,12 @@ def train(
     finally:
         export.unlink(missing_ok=True)
     return TrainingResult("completed", record, output_path)
+
+
+def emptied(array: np.ndarray) -> np.ndarray:
+    """An empty array of ``array``'s kind that does not keep its memory alive, as the view
+    ``array[:0]`` would."""
+    return np.empty((0, *array.shape[1:]), array.dtype)
 
 
 def _export_metrics(served: DigitClassifier, dataset, y_test, classes: int) -> dict:
@@ -185,6 +199,7 @@ def _fit(config, dataset, collected: dict, classes: int, started, report, should
         callbacks=[bridge],
         verbose=0,
     )
+    batches.release()
     return model, bridge, len(x_fit)
 
 
@@ -293,6 +308,11 @@ class _Batches(keras.utils.PyDataset):
             return 1.0
         # Keras may fetch batches past the last epoch's end: they get the final strength.
         return 1 + (config.augment_final - 1) * min(1.0, (into + 1) / annealed)
+
+    def release(self) -> None:
+        """Drop the digits: Keras' enqueuer keeps this dataset after ``fit`` returns, and the
+        export and its checks, the run's memory peak, need none of them."""
+        self.images, self.onehot = emptied(self.images), emptied(self.onehot)
 
     def on_epoch_end(self):
         self.epoch += 1

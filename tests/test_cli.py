@@ -554,3 +554,22 @@ def test_distortions_shrink_over_the_last_epochs_and_never_below_the_final_size(
         seen.append(batches.strength())
         batches.on_epoch_end()
     assert seen == pytest.approx(strengths)
+
+
+def test_a_fitted_run_lets_its_digits_go_though_keras_keeps_the_dataset():
+    """Keras' enqueuer holds the batches after ``fit``; the digits must not live on through
+    the export and its checks (the run's memory peak) with them."""
+    import weakref
+
+    from mnist_core.config import TrainConfig
+    from mnist_core.train import _Batches, emptied
+
+    digits = np.ones((64, 28, 28), np.uint8)
+    batches = _Batches(digits, np.zeros(64, np.uint8), TrainConfig(), 11)
+    alive = weakref.ref(digits)
+    del digits
+    batches.release()
+    assert alive() is None  # freed, not kept by a zero-length view of it
+    assert batches.images.shape == (0, 28, 28) and batches.images.dtype == np.uint8
+    kept = np.arange(10)
+    assert emptied(kept).base is None and emptied(kept).shape == (0,)
