@@ -208,9 +208,10 @@ def run_summary(record: dict, run_id: str, active_id: str) -> None:
     )
     second.metric("Training time", duration(record.get("duration_s")))
     third.metric("Training digits", f"{record.get('train_digits', 0):,}")
+    epochs = config.get("epochs")
     st.caption(
-        f"{ARCH_NAMES.get(config.get('arch'), config.get('arch'))} · {config.get('epochs')} "
-        f"epochs · batch {config.get('batch_size')} · learning rate "
+        f"{ARCH_NAMES.get(config.get('arch'), config.get('arch'))} · {epochs} "
+        f"epoch{'' if epochs == 1 else 's'} · batch {config.get('batch_size')} · learning rate "
         f"{config.get('learning_rate')} · augmentation {'on' if config.get('augment') else 'off'}"
         f" · trained {record.get('trained_at', '?').replace('T', ' ')[:16]} UTC"
     )

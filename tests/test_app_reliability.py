@@ -281,3 +281,13 @@ def test_a_database_that_cannot_be_reached_leaves_drawing_working(app_home, draw
     shown = " ".join(element.value for element in [*app.warning, *app.error])
     assert "cannot be reached" in shown
     assert password not in str(app)
+
+
+@pytest.mark.parametrize("epochs, words", [(1, "· 1 epoch ·"), (18, "· 18 epochs ·")])
+def test_a_runs_summary_counts_its_epochs_in_words(app_home, epochs, words):
+    completed_run(app_home, config={"arch": "compact", "epochs": epochs, "batch_size": 128})
+
+    app = run_app(page="app_pages/retrain.py")
+    assert not app.exception
+    summaries = [caption.value for caption in app.caption if "batch 128" in caption.value]
+    assert len(summaries) == 1 and words in summaries[0]
