@@ -40,6 +40,7 @@ from bench_app import PeakMemory  # noqa: E402
 
 from browser import streamlit_server  # noqa: E402
 from mnist_core.config import TRAIN_PRESETS  # noqa: E402
+from mnist_core.config_flags import command_line  # noqa: E402
 from mnist_core.jobs import TRAINING_CHILD_ENV, TrainingJobs  # noqa: E402
 from mnist_core.registry import ModelRegistry, RegistryConfig  # noqa: E402
 
@@ -75,7 +76,11 @@ class MemoryGroup:
         try:
             yield
         finally:
-            (self.home / "cgroup.procs").write_text(str(os.getpid()))
+            self.leave()
+
+    def leave(self) -> None:
+        """This process back to the group it came from (its children started meanwhile stay)."""
+        (self.home / "cgroup.procs").write_text(str(os.getpid()))
 
     def pids(self) -> list[int]:
         return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
@@ -147,7 +152,7 @@ def train_alone(group: MemoryGroup, preset: str, data: str, timeout_s: float) ->
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "mnist_core", "train", "--data", data]
         command += ["--output", str(Path(folder) / "model.keras")]
-        command += ["--quick"] if preset == "quick" else []
+        command += command_line(TRAIN_PRESETS[preset].config)
         started = time.monotonic()
         with GroupMemory(group) as sampled:
             with group.joined():
@@ -164,7 +169,7 @@ def train_alone(group: MemoryGroup, preset: str, data: str, timeout_s: float) ->
                 # At a limit too close to what it needs, a run does not die: the kernel takes
                 # back TensorFlow's code pages as fast as they are read again, and it crawls.
                 child.kill()
-                output = f"stopped after {timeout_s:.0f} s, the kernel re-reading its pages"
+                output = f"stopped after {timeout_s:.0f} s, not finished"
         print(output.strip().splitlines()[-1] if output.strip() else "(no output)")
         completed = child.returncode == 0 and (Path(folder) / "model.onnx").is_file()
         report(f"train ({preset})", completed, time.monotonic() - started, group, sampled)
@@ -177,8 +182,8 @@ def app_with_training(group: MemoryGroup, data: str, visitors: int) -> None:
     with tempfile.TemporaryDirectory() as home:
         with group.joined(), streamlit_server(Path(home), {"MNIST_DATA": data}) as url:
             # The server (started above, inside the group) is what the limit holds; this
-            # process left the group as soon as the server had started.
-            (group.home / "cgroup.procs").write_text(str(os.getpid()))
+            # process leaves the group as soon as the server has started.
+            group.leave()
             pid = bench_app.server_pid(url)
             first = bench_app.LoadResult()
             asyncio.run(bench_app.first_page(url, pid, time.perf_counter(), first))
