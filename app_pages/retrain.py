@@ -205,9 +205,8 @@ def training_form() -> None:
     )
     st.caption(
         f"New to training? Start with {TRAIN_PRESETS[choices[0]].label}: it shows the whole "
-        "process in about a minute, and its model is used only once you make it active. Its one "
-        "pass over the digits makes one point of each curve; a run of several epochs draws "
-        "them as it goes."
+        "process in about a minute, live curves included, and its model is used only once you "
+        "make it active."
     )
     with st.form("retrain_form"):
         settings = custom_settings() if preset == CUSTOM else None

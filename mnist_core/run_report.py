@@ -115,6 +115,7 @@ class RunReport:
             "elapsed_s": progress.elapsed_s,
             "remaining_s": progress.remaining_s,
             "history": list(progress.history),
+            "points": list(progress.points),
             "pid": os.getpid(),
         }
         try:
@@ -139,6 +140,7 @@ class RunReport:
         )
         if record is not None:
             payload["history"] = record.get("history", [])
+            payload["points"] = record.get("points", [])
             payload["test_accuracy"] = record.get("test_accuracy")
         if error is not None:
             payload["error"] = error

@@ -44,6 +44,7 @@ class TrainingProgress:
     history: tuple  # finished epochs: dicts of loss, accuracy, val_loss, val_accuracy
     phase: str = "training"  # "preparing", "training", "evaluating"
     training_s: float = 0.0  # since the first batch: the basis of the time-left estimate
+    points: tuple = ()  # the live curves: history's keys and "epoch", a fraction within a run
 
     @property
     def fraction(self) -> float:
@@ -130,6 +131,7 @@ def train(
             time.monotonic() - started,
             tuple(bridge.history),
             "evaluating",
+            points=tuple(bridge.points),
         )
     )
     record = _record(config, data, dataset, fitted, bridge, started)
@@ -188,14 +190,17 @@ def _fit(config, dataset, collected: dict, classes: int, started, report, should
         y_fit = np.concatenate([y_fit, collected["y_train"]])
     batches = _Batches(x_fit, y_fit, config, classes)
     model = _compiled_model(config, classes, len(batches) * config.epochs)
-    bridge = _ProgressBridge(config, len(batches), started, report, should_stop)
+    validation = (
+        dataset.x_validation.astype(np.float32) / 255,
+        batches.onehot_of(dataset.y_validation),
+    )
+    bridge = _ProgressBridge(
+        config, len(batches), started, report, should_stop, live_sample(*validation)
+    )
     model.fit(
         batches,
         epochs=config.epochs,
-        validation_data=(
-            dataset.x_validation.astype(np.float32) / 255,
-            batches.onehot_of(dataset.y_validation),
-        ),
+        validation_data=validation,
         callbacks=[bridge],
         verbose=0,
     )
@@ -322,15 +327,48 @@ class _Batches(keras.utils.PyDataset):
         )
 
 
-class _ProgressBridge(keras.callbacks.Callback):
-    """Keras callback -> TrainingProgress reports, cancellation and NaN detection."""
+# The live curves get at least this many points in a run and at least two an epoch, so that
+# even the one-epoch Quick run draws them as it goes. A point within an epoch measures the
+# network on LIVE_VALIDATION held-out digits (~0.1 s, measured); the epoch's last point on all.
+LIVE_POINTS = 12
+LIVE_VALIDATION = 2_000
 
-    def __init__(self, config: TrainConfig, batches: int, started: float, report, should_stop):
+
+def live_sample(images: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every n-th held-out digit (the not-digits at the end too), LIVE_VALIDATION in all."""
+    step = max(1, len(images) // LIVE_VALIDATION)
+    return images[::step][:LIVE_VALIDATION], targets[::step][:LIVE_VALIDATION]
+
+
+def points_per_epoch(epochs: int) -> int:
+    return max(2, math.ceil(LIVE_POINTS / epochs))
+
+
+class _ProgressBridge(keras.callbacks.Callback):
+    """Keras callback -> TrainingProgress reports, live curve points, cancellation and NaN
+    detection."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        batches: int,
+        started: float,
+        report,
+        should_stop,
+        live_validation: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         super().__init__()
         self.config, self.batches, self.started = config, batches, started
         self.report, self.should_stop = report, should_stop
-        self.history, self.status, self.epoch = [], "completed", 1
+        self.live_validation = live_validation
+        self.history, self.points, self.status, self.epoch = [], [], "completed", 1
         self.training_started = None
+        per_epoch = points_per_epoch(config.epochs)
+        # Batches (1-based) after which a point is drawn within an epoch; its end draws the last.
+        self.point_batches = {round(k * batches / per_epoch) for k in range(1, per_epoch)} - {
+            0,
+            batches,
+        }
 
     def _progress(self, batch: int) -> TrainingProgress:
         now = time.monotonic()
@@ -342,6 +380,7 @@ class _ProgressBridge(keras.callbacks.Callback):
             now - self.started,
             tuple(self.history),
             training_s=now - self.training_started,
+            points=tuple(self.points),
         )
 
     def on_train_begin(self, logs=None):
@@ -356,6 +395,8 @@ class _ProgressBridge(keras.callbacks.Callback):
             self.status, self.model.stop_training = "diverged", True
         elif self.should_stop is not None and self.should_stop():
             self.status, self.model.stop_training = "cancelled", True
+        elif batch + 1 in self.point_batches:
+            self._point(batch + 1, {**(logs or {}), **self._live_validation()})
         self.report(self._progress(batch + 1))
 
     def on_epoch_end(self, epoch, logs=None):
@@ -367,7 +408,37 @@ class _ProgressBridge(keras.callbacks.Callback):
                     if key != "learning_rate"
                 }
             )
+            self._point(self.batches, self.history[-1])
             self.report(self._progress(self.batches))
+
+    def _point(self, batch: int, figures: dict) -> None:
+        """A point of the live curves: the epoch's running training figures (Keras' logs) and
+        the held-out ones, at ``batch`` of the current epoch."""
+        point = {"epoch": round(self.epoch - 1 + batch / self.batches, 4)}
+        point.update(
+            (key, round(float(figures[key]), 5))
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+            if key in figures
+        )
+        self.points.append(point)
+
+    def _live_validation(self) -> dict:
+        """Loss and accuracy on the live sample of held-out digits, as Keras' validation
+        computes them, without Keras' evaluate (which would reset the epoch's running metrics)."""
+        if self.live_validation is None:
+            return {}
+        images, targets = self.live_validation
+        probabilities = np.concatenate(
+            [
+                np.asarray(self.model.predict_on_batch(images[start : start + 256]), np.float32)
+                for start in range(0, len(images), 256)
+            ]
+        )
+        smoothing = self.config.label_smoothing
+        smoothed = targets * (1 - smoothing) + smoothing / targets.shape[1]
+        loss = -np.sum(smoothed * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1).mean()
+        accuracy = np.mean(probabilities.argmax(axis=1) == targets.argmax(axis=1))
+        return {"val_loss": loss, "val_accuracy": accuracy}
 
 
 def _record(config, data, dataset, train_count, bridge, started) -> dict:
@@ -375,6 +446,7 @@ def _record(config, data, dataset, train_count, bridge, started) -> dict:
         "status": bridge.status,
         "config": asdict(config),
         "history": bridge.history,
+        "points": bridge.points,
         "train_digits": train_count,
         "styled_digits": dataset.styled,
         "not_digit_drawings": dataset.not_digits,

@@ -6,6 +6,8 @@ import gc
 import re
 
 import numpy as np
+import time
+
 import pytest
 from app_helpers import (
     FakeCanvas,
@@ -191,6 +193,26 @@ def test_retrain_form_bounds_epochs_and_the_server_rejects_out_of_range(app_home
     assert not (app_home / "runs").exists() or not any((app_home / "runs").iterdir())
 
 
+def chart_column(chart, column: str) -> list:
+    """A column of the data a chart element carries (Arrow IPC bytes)."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all()[column].to_pylist()
+
+
+def first_live_points(run_id: str, timeout_s: float) -> list[dict]:
+    """The curve points of the run's progress the first time it reports some while running."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        progress = ModelRegistry().progress(run_id)
+        if progress.get("status") != "running" and progress.get("status") != "starting":
+            return []
+        if progress.get("points"):
+            return progress["points"]
+        time.sleep(0.1)
+    return []
+
+
 def test_a_short_training_run_completes_shows_curves_and_can_be_promoted():
     app = run_app(page="app_pages/retrain.py")
     app.radio(key="retrain_preset").set_value("custom").run()
@@ -201,12 +223,20 @@ def test_a_short_training_run_completes_shows_curves_and_can_be_promoted():
         app.button(key="FormSubmitter:retrain_form-Start training").click().run()
         run_id = TrainingJobs(ModelRegistry()).running()
         assert run_id is not None
+        live = first_live_points(run_id, timeout_s=240)
         final = TrainingJobs(ModelRegistry()).wait(run_id, timeout_s=240)
         assert final["status"] == "completed", final
+        # The one-epoch run's curves grew while it ran: points within the epoch, with held-out
+        # figures, before it ended.
+        assert live and all(0 < point["epoch"] < 1 and "val_accuracy" in point for point in live)
         app.run()
         assert not app.exception
         assert app.selectbox(key="retrain_history_select").value == run_id
-        assert len(app.get("vega_lite_chart")) >= 2  # accuracy and loss curves
+        charts = app.get("vega_lite_chart")
+        assert len(charts) >= 2  # accuracy and loss curves
+        # The finished run's chart draws its twelve points, not one per epoch.
+        epochs = sorted(set(chart_column(charts[0], "epoch")))
+        assert len(epochs) == 12 and 0 < epochs[0] < 0.1 and epochs[-1] == 1
         app.button(key="retrain_promote").click().run()
         assert not app.exception
         assert ModelRegistry().active().run_id == run_id

@@ -290,6 +290,24 @@ def test_train_record_history_has_one_epoch_of_curves(trained):
     assert history[0]["loss"] > 0 and history[0]["val_loss"] > 0
 
 
+def test_train_record_keeps_live_points_within_its_one_epoch(trained):
+    """A one-epoch run (the Quick preset) still draws its curves as it goes: points through
+    the epoch, each with held-out figures, the last one the epoch's own."""
+    record = trained[2]
+    points = record["points"]
+    assert len(points) == 12
+    epochs = [point["epoch"] for point in points]
+    assert epochs == sorted(epochs) and 0 < epochs[0] < 0.2 and epochs[-1] == 1
+    for point in points:
+        assert set(point) == {"epoch", "accuracy", "val_accuracy", "loss", "val_loss"}
+        assert 0 <= point["val_accuracy"] <= 1 and point["val_loss"] > 0
+    assert points[-1] == {"epoch": 1, **record["history"][0]}
+    # The network learns within the epoch (on 1,000 digits it first learns "not a digit", the
+    # held-out sample's majority), and the points show it.
+    assert points[-1]["val_loss"] < points[0]["val_loss"] * 0.8
+    assert points[-1]["accuracy"] > points[0]["accuracy"] + 0.2
+
+
 def test_train_record_confusion_matrix_covers_the_1000_test_digits(trained, mnist):
     record = trained[2]
     confusion = np.array(record["confusion_matrix"])
