@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import gc
 import re
-
-import numpy as np
 import time
 
+import numpy as np
 import pytest
 from app_helpers import (
     FakeCanvas,
