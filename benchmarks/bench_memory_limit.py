@@ -9,9 +9,9 @@ after its import), so a training run's RSS over-states what it needs: run it und
 
     python benchmarks/bench_memory_limit.py                  # `train --quick` under 600 MB
     python benchmarks/bench_memory_limit.py --preset full    # the Full preset under 600 MB
-    python benchmarks/bench_memory_limit.py --app --limit-mb 1000
-        # the server, a first digit and number, then the app's own Quick run (what the retrain
-        # page's Start does) while two visitors draw, all in one 1,000 MB group
+    python benchmarks/bench_memory_limit.py --app [--preset full] --limit-mb 1000
+        # the server, a first digit and number, then the app's own Quick (or Full) run (what
+        # the retrain page's Start does) while two visitors draw, all in one 1,000 MB group
 
 Prints whether the run completed, the kernel's OOM kills in the group, the group's peak charge
 (what the limit is held against), and the peaks of its processes' RSS and anonymous memory
@@ -175,9 +175,9 @@ def train_alone(group: MemoryGroup, preset: str, data: str, timeout_s: float) ->
         report(f"train ({preset})", completed, time.monotonic() - started, group, sampled)
 
 
-def app_with_training(group: MemoryGroup, data: str, visitors: int) -> None:
-    """The server in the group: its first digit and number, then the app's Quick run while
-    ``visitors`` tabs draw until it ends."""
+def app_with_training(group: MemoryGroup, preset: str, data: str, visitors: int) -> None:
+    """The server in the group: its first digit and number, then the app's run of ``preset``
+    while ``visitors`` tabs draw until it ends."""
 
     with tempfile.TemporaryDirectory() as home:
         with group.joined(), streamlit_server(Path(home), {"MNIST_DATA": data}) as url:
@@ -193,7 +193,7 @@ def app_with_training(group: MemoryGroup, data: str, visitors: int) -> None:
             started = time.monotonic()
             with GroupMemory(group) as sampled:
                 with group.joined():  # the run's process starts in the group, as the server's would
-                    run_id = jobs.start(TRAIN_PRESETS["quick"].config)
+                    run_id = jobs.start(TRAIN_PRESETS[preset].config)
                 readings = []
                 while jobs.running() == run_id:
                     result = bench_app.run_load(url, visitors, 3)
@@ -203,19 +203,21 @@ def app_with_training(group: MemoryGroup, data: str, visitors: int) -> None:
                 progress = jobs.registry.progress(run_id)
             completed = progress.get("status") == "completed"
             print(
-                f"the app's Quick run: {progress.get('status')} "
+                f"the app's {preset} run: {progress.get('status')} "
                 f"({progress.get('error', 'no error')}); {len(readings)} digits read meanwhile; "
                 f"server alive: {Path(f'/proc/{pid}').exists()}"
             )
             seconds = time.monotonic() - started
-            report("server + the app's Quick run", completed, seconds, group, sampled)
+            report(f"server + the app's {preset} run", completed, seconds, group, sampled)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit-mb", type=int, default=600)
     parser.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="quick")
-    parser.add_argument("--app", action="store_true", help="the server and the app's Quick run")
+    parser.add_argument(
+        "--app", action="store_true", help="the server and the app's run of --preset"
+    )
     parser.add_argument(
         "--timeout-s", type=float, default=300, help="give up on the run after this long"
     )
@@ -226,7 +228,7 @@ def main() -> None:
     drop_page_cache()
     try:
         if arguments.app:
-            app_with_training(group, data, arguments.visitors)
+            app_with_training(group, arguments.preset, data, arguments.visitors)
         else:
             train_alone(group, arguments.preset, data, arguments.timeout_s)
     finally:
