@@ -30,11 +30,14 @@ def curves(run: dict) -> None:
     if frame.empty:
         st.caption("The curves start after the first stretch of training, in seconds.")
         return
+    # The axis spans the whole run from its start, so the curves also show how far it has got.
+    epochs = run.get("epochs") or run.get("config", {}).get("epochs") or frame["epoch"].max()
+    span = (0, float(max(epochs, frame["epoch"].max()))) if run.get("points") else None
     accuracy, loss = st.columns(2)
     with accuracy:
-        curve_chart(frame, ["accuracy", "val_accuracy"], "Accuracy")
+        curve_chart(frame, ["accuracy", "val_accuracy"], "Accuracy", span)
     with loss:
-        curve_chart(frame, ["loss", "val_loss"], "Loss")
+        curve_chart(frame, ["loss", "val_loss"], "Loss", span)
     st.caption(
         "Held-out digits are never trained on: they show how well the network reads digits it "
         "has not seen. Training digits are mostly shown distorted (shifted, turned, thickened), "
@@ -57,13 +60,15 @@ CURVE_NAMES = {"accuracy": "training digits", "loss": "training digits"}
 CURVE_NAMES.update({f"val_{key}": "held-out digits" for key in CURVE_NAMES})
 
 
-def curve_chart(frame: pd.DataFrame, columns: list[str], title: str) -> None:
+def curve_chart(
+    frame: pd.DataFrame, columns: list[str], title: str, span: tuple | None = None
+) -> None:
     """One chart of ``columns`` against the epoch. Its title, axes and legend below take ~200
     px of the height Vega-Lite fits it to: at 240 px the lines had ~40 px; at 340, ~140."""
     long = frame.melt("epoch", [c for c in columns if c in frame], "curve", "value")
     long["curve"] = long["curve"].map(CURVE_NAMES)
     # Whole epochs on the axis, except in a run of one or two, whose points fall within them.
-    whole = frame["epoch"].max() > 2
+    whole = (span[1] if span else frame["epoch"].max()) > 2
     chart = (
         alt.Chart(long, title=title)
         .mark_line(point=True)
@@ -71,6 +76,7 @@ def curve_chart(frame: pd.DataFrame, columns: list[str], title: str) -> None:
             x=alt.X(
                 "epoch:Q",
                 axis=alt.Axis(tickMinStep=1 if whole else 0.25, format="d" if whole else ".2~f"),
+                scale=alt.Scale(domain=list(span)) if span else alt.Undefined,
             ),
             # The y axis fits the data (not 0..1): 98% and 99.5% must look different.
             y=alt.Y("value:Q", title=title.lower(), scale=alt.Scale(zero=False)),
