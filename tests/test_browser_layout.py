@@ -269,6 +269,15 @@ EPOCHS = [
 ]
 
 
+# Two points an epoch, as a 6-epoch run reports them (train.points_per_epoch), into epoch 4.
+LIVE_POINTS = [
+    {"epoch": (index + 1) / 2, **figures}
+    for index, figures in enumerate(
+        [point for epoch in EPOCHS for point in (epoch, epoch)] + [EPOCHS[-1]]
+    )
+]
+
+
 @pytest.fixture(scope="module")
 def live_run(server_home):
     """A run in progress as the training process reports one: its progress in the database
@@ -292,6 +301,7 @@ def live_run(server_home):
             "elapsed_s": 95.0,
             "remaining_s": 63.0,
             "history": EPOCHS,
+            "points": LIVE_POINTS,
         },
     )
     with registry.engine.begin() as connection:
