@@ -12,7 +12,7 @@ from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig
 _HELP = {
     "learning_rate": "peak of the learning rate (a warm-up, then a cosine decay)",
     "arch": "compact (ours), deep (ours, a layer more) or tutorial (the starting tutorial's CNN)",
-    "dropout": "dropout rate before the classifier (compact architecture)",
+    "dropout": "dropout rate before the classifier (compact and deep; the tutorial has none)",
     "augment": "distort digits as real drawings are (shift, scale, rotation, pen, elastic)",
     "augment_anneal": "share of the last epochs over which the distortions shrink",
     "augment_final": "the distortions' size at the end, a share of their full size",
