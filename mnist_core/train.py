@@ -423,8 +423,8 @@ class _ProgressBridge(keras.callbacks.Callback):
         self.points.append(point)
 
     def _live_validation(self) -> dict:
-        """Loss and accuracy on the live sample of held-out digits, as Keras' validation
-        computes them, without Keras' evaluate (which would reset the epoch's running metrics)."""
+        """Loss (the compiled one) and accuracy on the live sample of held-out digits, without
+        Keras' evaluate, which would reset the epoch's running metrics."""
         if self.live_validation is None:
             return {}
         images, targets = self.live_validation
@@ -434,9 +434,7 @@ class _ProgressBridge(keras.callbacks.Callback):
                 for start in range(0, len(images), 256)
             ]
         )
-        smoothing = self.config.label_smoothing
-        smoothed = targets * (1 - smoothing) + smoothing / targets.shape[1]
-        loss = -np.sum(smoothed * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1).mean()
+        loss = float(self.model.loss(targets, probabilities))
         accuracy = np.mean(probabilities.argmax(axis=1) == targets.argmax(axis=1))
         return {"val_loss": loss, "val_accuracy": accuracy}
 

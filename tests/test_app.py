@@ -204,7 +204,7 @@ def first_live_points(run_id: str, timeout_s: float) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         progress = ModelRegistry().progress(run_id)
-        if progress.get("status") != "running" and progress.get("status") != "starting":
+        if progress.get("status") not in ("starting", "running"):
             return []
         if progress.get("points"):
             return progress["points"]
