@@ -14,10 +14,11 @@ import numpy as np
 from .calibration import with_temperature
 from .config import NumberReadingConfig, VerdictConfig
 from .errors import InvalidImageError
+from .form_lines import without_ruling
 from .number_reader import NumberReader
 from .number_reading import NumberReading, read_number
 from .prediction import Prediction, no_digit
-from .preprocess import to_mnist
+from .preprocess import clean_ink_to_mnist, cleaned_ink
 from .runtime import OnnxNetwork, exported_path
 
 # What the app serves: the export of models/mnist_cnn.keras (mnist_core.export).
@@ -129,10 +130,11 @@ class DigitClassifier:
         InvalidImageError
             When ``image`` cannot be read; the message is meant for the user.
         """
-        digit = to_mnist(image)
+        digit, stripped = model_inputs(image)
         if digit is None:
             return no_digit()
-        return _reading(self.scores(digit[None])[0], digit, self.verdicts)
+        reading = _reading(self.scores(digit[None])[0], digit, self.verdicts)
+        return self._past_form_lines(stripped, reading)
 
     def predict_batch(self, images) -> list[Prediction]:
         """Read many images; one model call per chunk. Raises on the first unreadable image.
@@ -143,10 +145,14 @@ class DigitClassifier:
         """
         images = list(images)
         results = [no_digit() for _ in images]
+        stripped = [None] * len(images)
         with ThreadPoolExecutor(max_workers=1) as model_thread:
             chunks = []
             for start in range(0, len(images), BATCH_CHUNK):
-                digits = [to_mnist(image) for image in images[start : start + BATCH_CHUNK]]
+                inputs = [model_inputs(image) for image in images[start : start + BATCH_CHUNK]]
+                digits = [digit for digit, _ in inputs]
+                for index, (_, lines_stripped) in enumerate(inputs):
+                    stripped[start + index] = lines_stripped
                 present = [index for index, digit in enumerate(digits) if digit is not None]
                 if present:
                     batch = np.stack([digits[index] for index in present])
@@ -155,7 +161,16 @@ class DigitClassifier:
                 scores = pending.result()
                 for row, index in enumerate(present):
                     results[start + index] = _reading(scores[row], digits[index], self.verdicts)
-        return results
+        return [self._past_form_lines(*pair) for pair in zip(stripped, results, strict=True)]
+
+    def _past_form_lines(self, stripped, reading: Prediction) -> Prediction:
+        """``reading``, or when the picture held surely printed lines (a form's box, a
+        notebook's rules), the reading of ``stripped``, its digit without them
+        (:func:`model_inputs`). A lone long line is left in: it may be a 7's bar, and taking
+        it out of refused pictures let ~1% more held-out letters through as digits."""
+        if stripped is None:
+            return reading
+        return _reading(self.scores(stripped[None])[0], stripped, self.verdicts)
 
     def read_number(self, image) -> NumberReading:
         """Read every digit in ``image`` (a number on a canvas or on paper), left to right:
@@ -167,6 +182,20 @@ class DigitClassifier:
             When ``image`` cannot be read.
         """
         return read_number(image, self.probabilities, self.reader, self.reading)
+
+
+def model_inputs(image):
+    """``image`` -> (its 28x28 digit, or None when it holds none; its digit without the
+    printed lines it holds (:func:`mnist_core.form_lines.without_ruling`), or None when it
+    holds none)."""
+    ink = cleaned_ink(image)
+    if ink is None:
+        return None, None
+    digit = clean_ink_to_mnist(ink)
+    if digit is None:
+        return None, None
+    without = without_ruling(ink)
+    return digit, None if without is ink else clean_ink_to_mnist(without)
 
 
 def _as_float(digits: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import PreprocessConfig, SegmentationConfig, StripConfig
 from .decode import decode
+from .form_lines import without_ruling
 from .preprocess import (
     PREPROCESS,
     clean_ink,
@@ -56,6 +57,7 @@ def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None
     ink = clean_ink(ink_map(decoded), config)
     if ink is None:
         return None
+    ink = without_ruling(ink)
     # Digits of one number differ in ink (a fat 8 beside a thin 1): judge specks by their
     # shape (is_speck, when cutting), and by area only against a much lower bar than for
     # one digit.

@@ -22,6 +22,7 @@ except ImportError:  # a numpy that moved it
 
 PREPROCESS = PreprocessConfig()
 DECODE = DecodeConfig()
+STROKE_LEVEL = 0.35  # an ink map's pixel above this is part of a stroke
 
 # uint8 tone -> float32 tone in [0, 1] and its inverse: exactly ``tone.astype(np.float32) *
 # np.float32(1 / 255)`` and ``1.0 - that``, as one table lookup (cv2.LUT) instead of two passes.
@@ -42,15 +43,25 @@ def to_mnist(image, config: PreprocessConfig = PREPROCESS, decode_config: Decode
     InvalidImageError
         When ``image`` cannot be read as an image.
     """
-    ink = ink_map(decode(image, decode_config), decode_config)
-    return ink_to_mnist(ink, config)
+    ink = cleaned_ink(image, config, decode_config)
+    return None if ink is None else clean_ink_to_mnist(ink, config)
+
+
+def cleaned_ink(image, config: PreprocessConfig = PREPROCESS, decode_config: DecodeConfig = DECODE):
+    """The first half of :func:`to_mnist`: ``image`` -> its cleaned ink map
+    (:func:`clean_ink`), or None when it holds no ink."""
+    return clean_ink(ink_map(decode(image, decode_config), decode_config), config)
 
 
 def ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """The second half of :func:`to_mnist`: an ink map (ink high) -> 28x28 digit or None."""
     ink = clean_ink(ink, config)
-    if ink is None:
-        return None
+    return None if ink is None else clean_ink_to_mnist(ink, config)
+
+
+def clean_ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
+    """The last steps of :func:`to_mnist`: a cleaned ink map (:func:`clean_ink`) -> 28x28
+    digit, or None when only specks are left."""
     # digit_mask then fit_to_mnist_frame, with the mask's box and stroke width found once.
     labels, count, kept = ink_components(ink, config)
     if not kept:
@@ -295,7 +306,7 @@ def ink_components(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
     A component smaller than ``speck_ratio`` of the largest one is a speck (dust, a pen tap).
     """
-    binary = np.greater(ink, 0.35).view(np.uint8)
+    binary = np.greater(ink, STROKE_LEVEL).view(np.uint8)
     # Labels only: OpenCV's per-component statistics cost 6x the labelling itself (0.6 ms on a
     # 280x280 canvas); the areas are one bincount.
     count, labels = cv2.connectedComponents(binary, connectivity=8)

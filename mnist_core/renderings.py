@@ -331,6 +331,58 @@ def form_scan(digit: np.ndarray, label: int, rng: np.random.Generator) -> bytes:
     return as_paper_scan(coarse_scan(source, rng))
 
 
+def boxed_form_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """PNG bytes of a digit written in a form's printed box, scanned and cut out along the box:
+    the box's four sides (or, cut a little inside it, two or three of them), printed lighter
+    or as dark as the pen, the digit anywhere inside and sometimes over a side; dark on white,
+    binarised half the time."""
+    side = int(rng.integers(48, 121))  # the scan's pixels across the box
+    line = max(1, int(round(side * rng.uniform(0.01, 0.04))))
+    shade = rng.uniform(0.45, 1.0)
+    digit_height = int(side * rng.uniform(0.55, 0.9))
+    shape = _stroke_shape(digit, digit_height, digit_height * rng.uniform(0.06, 0.14))
+    shape = shape[:side, :side]
+    ink = np.zeros((side, side), np.float32)
+    top, left = (int(rng.integers(0, side - extent + 1)) for extent in shape.shape)
+    ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape
+    frame = np.zeros_like(ink)
+    cv2.rectangle(frame, (0, 0), (side - 1, side - 1), float(shade), 2 * line)
+    ink = np.maximum(ink, frame)
+    # The cut: a few pixels outside the box on each side, or inside it (that side's line gone).
+    margin = line + 3
+    cuts = margin + rng.integers(-margin, 2 * line + 1, size=4)
+    padded = side + 2 * margin
+    ink = np.pad(ink, margin)[cuts[0] : padded - cuts[1], cuts[2] : padded - cuts[3]]
+    ink = cv2.GaussianBlur(ink, (3, 3), 0.6)
+    if rng.random() < 0.5:
+        ink = (ink > rng.uniform(0.3, 0.5)).astype(np.float32)
+    return png_bytes((255 * (1 - ink)).astype(np.uint8))
+
+
+def ruled_paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) -> bytes:
+    """JPEG bytes of a phone photo of the digit written on ruled paper (or, one time in three,
+    squared paper): printed lines fainter and thinner than the pen across the whole picture,
+    the digit sitting on one rule and crossing the next."""
+    width, height = size
+    spacing = int(rng.uniform(0.12, 0.2) * height)
+    digit_height = int(spacing * rng.uniform(1.1, 1.8))
+    shape = _stroke_shape(digit, digit_height, rng.uniform(0.05, 0.1) * digit_height)
+    ink = np.zeros((height, width), np.float32)
+    rules = np.arange(int(rng.integers(0, spacing)), height, spacing)
+    shade, thickness = rng.uniform(0.3, 0.6), int(rng.integers(1, 4))
+    for row in rules:
+        cv2.line(ink, (0, int(row)), (width - 1, int(row)), float(shade), thickness)
+    if rng.random() < 1 / 3:
+        for column in range(int(rng.integers(0, spacing)), width, spacing):
+            cv2.line(ink, (column, 0), (column, height - 1), float(shade), thickness)
+    baseline = int(rng.choice(rules[(rules > shape.shape[0]) & (rules < height - 4)]))
+    top = baseline - shape.shape[0] + int(rng.integers(0, 5))
+    left = int(rng.integers(0, max(1, width - shape.shape[1])))
+    region = ink[top : top + shape.shape[0], left : left + shape.shape[1]]
+    np.maximum(region, shape[: region.shape[0], : region.shape[1]], out=region)
+    return paper_photo_of_ink(ink, rng)
+
+
 def specks(rng: np.random.Generator, count: int) -> list[np.ndarray]:
     """Blank RGBA canvases with one stray dot or short dab, the way a tap leaves one."""
     result = []

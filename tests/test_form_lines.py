@@ -1,0 +1,89 @@
+"""A digit written in a form's box or on ruled paper is read as the digit: the printed lines
+are taken out (mnist_core.form_lines), and nothing else a user hands the app changes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mnist_core import renderings
+from mnist_core.classifier import _reading
+from mnist_core.form_lines import is_ruled, printed_lines, without_lines
+from mnist_core.number_reading import read_photo
+from mnist_core.prediction import Prediction
+from mnist_core.preprocess import to_mnist
+
+
+def digits_read(classifier, images) -> list:
+    return [prediction.digit for prediction in classifier.predict_batch(images)]
+
+
+def read_as_is(classifier, image):
+    """What the model reads in the picture with its lines left in (the path before them)."""
+    digit = to_mnist(image)
+    return (
+        None
+        if digit is None
+        else _reading(classifier.scores(digit[None])[0], digit, classifier.verdicts).digit
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(mnist):
+    return mnist["x_test"][:200], mnist["y_test"][:200]
+
+
+def test_digits_in_a_forms_box_are_read(classifier, sample):
+    rng = np.random.default_rng(3)
+    digits, labels = sample
+    scans = [renderings.boxed_form_scan(digit, rng) for digit in digits]
+    read = digits_read(classifier, scans)
+    # The bundled model: 159 of 200 (boxes cut to two sides at a corner are left in, and
+    # refused); with every box left in, 2 of the first 50 (11 of 200).
+    assert np.mean(np.equal(read, labels)) >= 0.7
+    as_is = [read_as_is(classifier, scan) for scan in scans[:50]]
+    assert np.mean(np.equal(as_is, labels[:50])) <= 0.3
+
+
+def test_photos_of_ruled_and_squared_paper_are_read_as_one_digit(classifier, sample):
+    rng = np.random.default_rng(4)
+    digits, labels = sample[0][:60], sample[1][:60]
+    photos = [renderings.ruled_paper_photo(digit, rng, size=(480, 360)) for digit in digits]
+    # The upload's path: a number when it holds one, else one digit.
+    readings = [read_photo(classifier, photo) for photo in photos]
+    read = [reading.digit if isinstance(reading, Prediction) else None for reading in readings]
+    assert np.mean(np.equal(read, labels)) >= 0.9  # the bundled model: 58 of 60
+
+
+def test_tightly_cropped_digits_read_as_before(classifier, sample):
+    """A digit cut to its ink (as USPS and Semeion store them) has strokes as long as its
+    picture, a 7's bar, a 1's stem: they must not be taken for printed lines."""
+    digits, _ = sample
+    crops = []
+    for digit in digits:
+        left, top, width, height = cv2.boundingRect(digit)
+        crops.append(255 - digit[top : top + height, left : left + width])
+    assert digits_read(classifier, crops) == [read_as_is(classifier, crop) for crop in crops]
+
+
+def test_a_stroke_crossing_a_rule_is_mended_and_the_rule_is_gone():
+    ink = np.zeros((200, 300), np.float32)
+    for row in (60, 140):
+        ink[row : row + 3, :] = 0.6  # two printed rules, fainter than the pen
+    ink[30:170, 148:154] = 1.0  # a pen stroke through both
+    lines = printed_lines(ink)
+    assert lines
+    stripped = without_lines(ink, lines)
+    assert is_ruled(lines, ink, stripped)
+    assert stripped[60:63, :140].max() == 0 and stripped[140:143, 160:].max() == 0
+    assert stripped[60:63, 148:154].min() > 0.5 and stripped[140:143, 148:154].min() > 0.5
+
+
+def test_a_lone_long_stroke_is_not_a_ruling():
+    """One long line (a tightly cropped 7's bar) may be printed, never surely so."""
+    ink = np.zeros((100, 100), np.float32)
+    ink[2:10, :] = 1.0
+    cv2.line(ink, (95, 10), (40, 99), 1.0, 8)
+    lines = printed_lines(ink)
+    assert lines and not is_ruled(lines, ink, without_lines(ink, lines))
