@@ -130,11 +130,10 @@ class DigitClassifier:
         InvalidImageError
             When ``image`` cannot be read; the message is meant for the user.
         """
-        digit, stripped = model_inputs(image)
+        digit = model_input(image)
         if digit is None:
             return no_digit()
-        reading = _reading(self.scores(digit[None])[0], digit, self.verdicts)
-        return self._past_form_lines(stripped, reading)
+        return _reading(self.scores(digit[None])[0], digit, self.verdicts)
 
     def predict_batch(self, images) -> list[Prediction]:
         """Read many images; one model call per chunk. Raises on the first unreadable image.
@@ -145,14 +144,10 @@ class DigitClassifier:
         """
         images = list(images)
         results = [no_digit() for _ in images]
-        stripped = [None] * len(images)
         with ThreadPoolExecutor(max_workers=1) as model_thread:
             chunks = []
             for start in range(0, len(images), BATCH_CHUNK):
-                inputs = [model_inputs(image) for image in images[start : start + BATCH_CHUNK]]
-                digits = [digit for digit, _ in inputs]
-                for index, (_, lines_stripped) in enumerate(inputs):
-                    stripped[start + index] = lines_stripped
+                digits = [model_input(image) for image in images[start : start + BATCH_CHUNK]]
                 present = [index for index, digit in enumerate(digits) if digit is not None]
                 if present:
                     batch = np.stack([digits[index] for index in present])
@@ -161,16 +156,7 @@ class DigitClassifier:
                 scores = pending.result()
                 for row, index in enumerate(present):
                     results[start + index] = _reading(scores[row], digits[index], self.verdicts)
-        return [self._past_form_lines(*pair) for pair in zip(stripped, results, strict=True)]
-
-    def _past_form_lines(self, stripped, reading: Prediction) -> Prediction:
-        """``reading``, or when the picture held surely printed lines (a form's box, a
-        notebook's rules), the reading of ``stripped``, its digit without them
-        (:func:`model_inputs`). A lone long line is left in: it may be a 7's bar, and taking
-        it out of refused pictures let ~1% more held-out letters through as digits."""
-        if stripped is None:
-            return reading
-        return _reading(self.scores(stripped[None])[0], stripped, self.verdicts)
+        return results
 
     def read_number(self, image) -> NumberReading:
         """Read every digit in ``image`` (a number on a canvas or on paper), left to right:
@@ -184,18 +170,21 @@ class DigitClassifier:
         return read_number(image, self.probabilities, self.reader, self.reading)
 
 
-def model_inputs(image):
-    """``image`` -> (its 28x28 digit, or None when it holds none; its digit without the
-    printed lines it holds (:func:`mnist_core.form_lines.without_ruling`), or None when it
-    holds none)."""
+def model_input(image):
+    """``image`` -> the 28x28 digit the model reads, or None when it holds none: the digit
+    without the lines it holds when they are surely printed (a form's box, a notebook's
+    rules: :func:`mnist_core.form_lines.without_ruling`), else the digit as it is. A lone
+    long line is left in: it may be a 7's bar, and taking it out of refused pictures let
+    ~1% more held-out letters through as digits."""
     ink = cleaned_ink(image)
     if ink is None:
-        return None, None
+        return None
     digit = clean_ink_to_mnist(ink)
     if digit is None:
-        return None, None
+        return None
     without = without_ruling(ink)
-    return digit, None if without is ink else clean_ink_to_mnist(without)
+    stripped = None if without is ink else clean_ink_to_mnist(without)
+    return digit if stripped is None else stripped
 
 
 def _as_float(digits: np.ndarray) -> np.ndarray:
