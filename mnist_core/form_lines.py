@@ -36,17 +36,76 @@ EDGE_BAND = 0.1
 # Ruled lines reach past what is written on them: the ink left spans at most this share of
 # their length.
 LEFT_INK_SHARE = 0.8
+# Pictures at least this many pixels on their shorter side are searched for lines at half size.
+SEARCH_SIDE = 160
 
 
 def printed_lines(ink: np.ndarray) -> list:
     """The straight lines across most of ``ink`` (a cleaned ink map, float32 in [0, 1]) that
     may be printed: ``[((x0, y0, x1, y1), horizontal), ...]``, empty when there are none.
-    Cheap when the ink spans under MIN_SPAN of the picture both ways (a canvas' usual case)."""
+    Cheap when no band as narrow as a tilted line holds ink across MIN_SPAN of the picture (a
+    canvas' usual case, even a digit drawn from top to bottom): the line search then has
+    nothing to find."""
     binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
-    _, _, width, height = cv2.boundingRect(binary)
-    if width < MIN_SPAN * ink.shape[1] and height < MIN_SPAN * ink.shape[0]:
-        return []
+    rows, columns = _line_bands(binary)
+    return _printed_lines(binary) if rows.size or columns.size else []
+
+
+def _printed_lines(binary: np.ndarray) -> list:
     return [line for line in _straight_lines(binary) if _is_printed(line, binary.shape)]
+
+
+# A line at most MAX_TILT_DEGREES off the axis and MIN_SPAN of the picture long reaches at
+# least this share of the picture along the axis.
+_SHORTEST_EXTENT = MIN_SPAN * float(np.cos(np.radians(MAX_TILT_DEGREES)))
+
+
+def _line_bands(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and the columns about which a line :func:`_is_printed` counts could run, each
+    empty when none can. Such a line lies within a band just wide enough to hold it tilted
+    MAX_TILT_DEGREES (:func:`_band_width`), and along _SHORTEST_EXTENT of the picture with no
+    gap longer than the line search bridges: the ink dilated across by the band and along by
+    the gap, then eroded along by that extent, keeps the band's middle. Judged on the copy
+    the line search uses (:func:`_search_copy`), with a pixel to spare each way; dilation and
+    the copy only lengthen runs, so no line is ever missed."""
+    _, _, width, height = cv2.boundingRect(binary)
+    search, factor = _search_copy(binary)
+    bands = []
+    for horizontal, extent in ((True, width), (False, height)):
+        lines_along = search if horizontal else np.ascontiguousarray(search.T)
+        length = lines_along.shape[1]
+        if extent < _SHORTEST_EXTENT * length * factor:
+            bands.append(np.empty(0, np.int64))
+            continue
+        across = _band_width(length * factor) // factor + 2
+        bridge = _max_line_gap(binary.shape) // factor + 3
+        covered = cv2.dilate(lines_along, np.ones((across, bridge), np.uint8))
+        reach = np.ones((1, max(1, int(_SHORTEST_EXTENT * length) - 2)), np.uint8)
+        runs = cv2.erode(covered, reach, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        bands.append(np.flatnonzero(runs.any(axis=1)) * factor)
+    return bands[0], bands[1]
+
+
+def _search_copy(binary: np.ndarray) -> tuple[np.ndarray, int]:
+    """The mask lines are searched on, and its scale: a picture of SEARCH_SIDE pixels or more
+    at half its size, each pixel inked when any of the four it stands for is (a 1 px line
+    stays whole). The search's time grows with the inked pixels, and a digit drawn across a
+    whole canvas in a thick pen has thousands."""
+    if min(binary.shape) < SEARCH_SIDE:
+        return binary, 1
+    return np.ascontiguousarray(
+        cv2.dilate(binary, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2]
+    ), 2
+
+
+def _band_width(length: int) -> int:
+    """How far across itself a line ``length`` pixels long, tilted MAX_TILT_DEGREES, runs."""
+    return int(np.ceil(length * np.tan(np.radians(MAX_TILT_DEGREES)))) + 3
+
+
+def _far_apart(bands: np.ndarray, across: int, length: int) -> bool:
+    """Could two lines about these rows (columns) be as far apart as :func:`is_ruled` asks?"""
+    return bands.size > 0 and bands[-1] - bands[0] >= BORDER_BAND * across - _band_width(length)
 
 
 def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
@@ -155,7 +214,12 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     """``ink`` without its lines when they are surely printed (:func:`is_ruled`: a form's box,
     a notebook's rules, a comb field's separators), else ``ink`` itself: how a written number
     is cleaned, where a lone long line may be a digit's stroke."""
-    lines = printed_lines(ink)
+    binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
+    rows, columns = _line_bands(binary)
+    height, width = binary.shape
+    if not (_far_apart(rows, height, width) or _far_apart(columns, width, height)):
+        return ink  # not two lines far enough apart to be ruled (a canvas' usual case)
+    lines = _printed_lines(binary)
     if not lines:
         return ink
     stripped = without_lines(ink, lines)
@@ -164,23 +228,29 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
 
 def _straight_lines(binary: np.ndarray):
     """((x0, y0, x1, y1), horizontal) for each near-horizontal or near-vertical segment of
-    ink at least MIN_SPAN of the picture long."""
-    height, width = binary.shape
-    shortest = MIN_SPAN * min(height, width)
+    ink at least MIN_SPAN of the picture long, searched on :func:`_search_copy`."""
+    search, factor = _search_copy(binary)
+    shortest = MIN_SPAN * min(search.shape)
     segments = cv2.HoughLinesP(
-        binary,
+        search,
         rho=1,
         theta=np.pi / 180,
         threshold=int(shortest / 2),
         minLineLength=shortest,
-        maxLineGap=max(2, min(height, width) // 40),
+        maxLineGap=_max_line_gap(search.shape),
     )
     for x0, y0, x1, y1 in segments.reshape(-1, 4) if segments is not None else ():
         angle = np.degrees(np.arctan2(abs(y1 - y0), abs(x1 - x0)))
+        segment = tuple(int(value) * factor for value in (x0, y0, x1, y1))
         if angle <= MAX_TILT_DEGREES:
-            yield (int(x0), int(y0), int(x1), int(y1)), True
+            yield segment, True
         elif angle >= 90 - MAX_TILT_DEGREES:
-            yield (int(x0), int(y0), int(x1), int(y1)), False
+            yield segment, False
+
+
+def _max_line_gap(shape) -> int:
+    """The longest gap the line search bridges within one line (a dashed or broken rule)."""
+    return max(2, min(shape) // 40)
 
 
 def _is_printed(line, shape) -> bool:
@@ -199,8 +269,13 @@ def _thickness(binary: np.ndarray, segment, horizontal: bool) -> int:
         x, y = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
         column = binary[:, x] if horizontal else binary[y, :]
         at = y if horizontal else x
-        if not column[at]:
+        # The line search's points may sit a pixel off a thin line (it searches large
+        # pictures at half size): start from the nearest ink within two pixels.
+        near = [at + step for step in (0, -1, 1, -2, 2) if 0 <= at + step < len(column)]
+        inked = [point for point in near if column[point]]
+        if not inked:
             continue
+        at = inked[0]
         start, end = at, at
         while start > 0 and column[start - 1]:
             start -= 1

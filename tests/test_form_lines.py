@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import renderings
+from mnist_core import form_lines, renderings
 from mnist_core.classifier import _reading
 from mnist_core.form_lines import is_ruled, printed_lines, without_lines
 from mnist_core.number_reading import read_photo
 from mnist_core.prediction import Prediction
-from mnist_core.preprocess import to_mnist
+from mnist_core.preprocess import cleaned_ink, to_mnist
 
 
 def digits_read(classifier, images) -> list:
@@ -87,3 +87,36 @@ def test_a_lone_long_stroke_is_not_a_ruling():
     cv2.line(ink, (95, 10), (40, 99), 1.0, 8)
     lines = printed_lines(ink)
     assert lines and not is_ruled(lines, ink, without_lines(ink, lines))
+
+
+def test_the_quick_checks_before_the_line_search_change_nothing(mnist):
+    """without_ruling skips the line search when no band of the picture could hold a long
+    line, or two far enough apart: it gives what the full search gives, on canvases drawn
+    across the whole picture as on boxed scans, ruled photos and tight crops."""
+
+    def searched_in_full(ink):
+        binary = np.greater(ink, form_lines.LINE_LEVEL).view(np.uint8)
+        lines = form_lines._printed_lines(binary)
+        if not lines:
+            return ink
+        stripped = without_lines(ink, lines)
+        return stripped if is_ruled(lines, ink, stripped) else ink
+
+    rng = np.random.default_rng(8)
+    digits, labels = mnist["x_test"][:40], mnist["y_test"][:40]
+    pictures = [renderings.canvas_drawing(digit, rng) for digit in digits]
+    pictures += [
+        renderings.hard_canvas_drawing(d, int(y), rng) for d, y in zip(digits, labels, strict=True)
+    ]
+    pictures += [renderings.boxed_form_scan(digit, rng) for digit in digits]
+    pictures += [renderings.ruled_paper_photo(digit, rng, (480, 360)) for digit in digits[:20]]
+    pictures += [255 - digit[2:-2, 2:-2] for digit in digits[:20]]
+    changed = 0
+    for picture in pictures:
+        ink = cleaned_ink(picture)
+        if ink is None:
+            continue
+        expected = searched_in_full(ink)
+        assert np.array_equal(form_lines.without_ruling(ink), expected)
+        changed += expected is not ink
+    assert changed >= 40  # the boxes and rules were taken out, through the quick checks too
