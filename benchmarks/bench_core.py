@@ -6,8 +6,8 @@
 Accuracy on MNIST test, USPS and Semeion (as paper scans), canvas drawings (three backgrounds,
 and the hard set: European styles, squeezed, jittery, very thin and very thick pens), flagged
 1s and crossed 7s drawn from scratch, phone photos, form scans with and without their printed
-box, photos of ruled paper; "not a digit" refusals of held-out drawings and false refusals of
-digits; expected calibration error (15 bins) before and after
+box, photos of ruled paper and of a page half in shadow; "not a digit" refusals of held-out
+drawings and false refusals of digits; expected calibration error (15 bins) before and after
 the temperature; blank canvases and specks; single-canvas latency and batch throughput. With
 --train, the presets' duration and accuracy (the Full preset over --seeds seeds). Seed 2026
 for every drawing. ``../shared/data/ood`` sets are measured only, never trained or tuned on.
@@ -192,11 +192,13 @@ def accuracy_table(arguments, data, ours, tutorial_read) -> None:
         "stray specks -> blank (300)",
         float(np.mean([ours.predict(d).verdict == "blank" for d in dots])),
     )
-    # Last, so that the sets above draw the same renderings as before these two existed.
+    # Last, so that the sets above draw the same renderings as before these existed.
     boxed = [boxed_form_scan(data.x_test[i], rng) for i in pick]
     both(f"form scans cut out with their printed box ({count:,})", boxed, labels)
     ruled = [ruled_paper_photo(data.x_test[i], rng) for i in pick[:300]]
     both("phone photos of ruled or squared paper (300)", ruled, labels[:300])
+    shadowed = [paper_photo(data.x_test[i], rng, cast_shadow=True) for i in pick[:300]]
+    both("phone photos with a shadow across the page (300)", shadowed, labels[:300])
 
 
 def not_digits(table, ours, rng, data, count) -> None:

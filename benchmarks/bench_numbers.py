@@ -1,5 +1,6 @@
 """Measure whole-number reading: numbers of 2-6 digits composed from MNIST test digits, drawn
-on a canvas and photographed on paper, read with ``DigitClassifier.read_number``.
+on a canvas and photographed on paper (also with a shadow across the page), read with
+``DigitClassifier.read_number``.
 
     python benchmarks/bench_numbers.py [--data ../shared/data/mnist.npz] [--count 300]
         [--rules-only] [--digit-model-weight W] [--usps ../shared/data/ood/usps_test.npz]
@@ -62,6 +63,11 @@ def measure(classifier, images, labels, count: int, render, seed: int, show: int
     print(f"    exact by length  {lengths}")
 
 
+def number_photo_in_shadow(digits, rng) -> bytes:
+    """A number's phone photo with a shadow across the page (renderings.paper_photo_of_ink)."""
+    return number_photo(digits, rng, cast_shadow=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=str(SHARED_MNIST))
@@ -98,7 +104,7 @@ def main() -> None:
         f"{classifier.reading.digit_model_weight:g}; {arguments.count} numbers of 2-6 "
         f"{'USPS' if arguments.usps else 'MNIST'} test digits each"
     )
-    for render in (number_canvas, number_photo):
+    for render in (number_canvas, number_photo, number_photo_in_shadow):
         measure(
             classifier,
             images,

@@ -99,9 +99,10 @@ class PreprocessConfig:
     min_contrast: float = 0.12
     # A component smaller than this share of the largest one is a speck, not a stroke.
     speck_ratio: float = 0.08
-    # The digit must span at least this share of the image's longer side (a full-frame speck
-    # on a 280 px canvas is a dot of ~20 px; the smallest sensible digit is larger).
-    min_extent: float = 0.04
+    # The digit must span at least this share of the image's longer side: 7 px of a 280 px
+    # canvas (a tap's dot is told by its shape, min_extent_strokes below); a digit written
+    # small on a page photographed whole spans 3-4% of the photo and is still read.
+    min_extent: float = 0.025
     # A blob whose extent is under this many stroke widths is a dot, not a digit (a dot
     # measures 2; MNIST's stubbiest "1" measures over 3.5).
     min_extent_strokes: float = 2.6

@@ -14,6 +14,7 @@ import numpy as np
 
 from .config import DecodeConfig, PreprocessConfig
 from .decode import decode, luminance
+from .lighting import evenly_lit, has_flat_background, is_photo_sized
 
 try:  # the ufunc behind numpy.clip: the same values, without ~6 us of Python per call
     from numpy._core.umath import clip as _clip
@@ -84,11 +85,19 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
         tone = image.astype(np.float32) * (1 / 255)
     if tone.dtype == np.uint8:
         if _work_scale(tone.shape, decode_config) is None:
-            # A canvas: no resize, so the map is a table of its uint8 tones, and the
-            # background is judged on those directly (_light_background_8).
-            return cv2.LUT(tone, _INVERSE if _light_background_8(tone) else _UNIT)
+            histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
+            if not is_photo_sized(tone.shape) or has_flat_background(histogram):
+                # A canvas or a clean scan: no resize, so the map is a table of its uint8
+                # tones, and the background is judged on their own histogram (the table is
+                # increasing, so order statistics commute with it, and _levels_histogram
+                # would turn its value for tone t back into level t).
+                light = _votes_light(histogram, tone, _median_of_unit)
+                return cv2.LUT(tone, _INVERSE if light else _UNIT)
         tone = cv2.LUT(tone, _UNIT)
+    photo_sized = is_photo_sized(tone.shape)
     grey = _to_work_size(tone, decode_config)
+    if photo_sized and not has_flat_background(_levels_histogram(grey)):
+        grey = evenly_lit(grey)  # its shadows and uneven light taken out first
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey
@@ -101,14 +110,6 @@ def _light_background(grey: np.ndarray) -> bool:
     bold digit covering half the pixels, a tight scan whose "0" touches every side, a "1"
     drawn corner to corner. Tones are judged against the midpoint of p0.1 and p99.9."""
     return _votes_light(_levels_histogram(grey), grey, _median)
-
-
-def _light_background_8(tone: np.ndarray) -> bool:
-    """:func:`_light_background` of ``_UNIT[tone]``, computed on the uint8 tones: the table
-    is increasing (order statistics commute with it) and _levels_histogram turns its value for
-    tone t back into level t, so the histogram is the tones' own."""
-    histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
-    return _votes_light(histogram, tone, _median_of_unit)
 
 
 def _votes_light(histogram: np.ndarray, image: np.ndarray, median_of) -> bool:

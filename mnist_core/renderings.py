@@ -279,8 +279,11 @@ def _mouse_jitter(points: np.ndarray, height: float, rng: np.random.Generator) -
     return moved
 
 
-def paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) -> bytes:
-    """JPEG bytes of a phone photo of the digit written in pen on paper."""
+def paper_photo(
+    digit: np.ndarray, rng: np.random.Generator, size=(960, 720), cast_shadow: bool = False
+) -> bytes:
+    """JPEG bytes of a phone photo of the digit written in pen on paper; with ``cast_shadow``, the
+    shadow of the phone or a hand falls across the page (:func:`paper_photo_of_ink`)."""
     width, height = size
     digit_height = int(rng.uniform(0.25, 0.6) * height)
     shape = _stroke_shape(digit, digit_height, rng.uniform(0.04, 0.1) * digit_height)
@@ -288,12 +291,17 @@ def paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) ->
     top = int(rng.integers(0, height - shape.shape[0]))
     left = int(rng.integers(0, max(1, width - shape.shape[1])))
     ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape[:, : width - left]
-    return paper_photo_of_ink(ink, rng)
+    return paper_photo_of_ink(ink, rng, cast_shadow)
 
 
-def paper_photo_of_ink(ink: np.ndarray, rng: np.random.Generator) -> bytes:
+def paper_photo_of_ink(
+    ink: np.ndarray, rng: np.random.Generator, cast_shadow: bool = False
+) -> bytes:
     """JPEG bytes of pen strokes (``ink``, (H, W) in [0, 1]) photographed on paper: uneven
-    light, a soft shadow, warm paper, grain, lens blur and JPEG compression."""
+    light, a soft shadow, warm paper, grain, lens blur and JPEG compression. With
+    ``cast_shadow``, a cast shadow too: a straight edge anywhere across the middle of the page,
+    at any angle, from nearly sharp to soft (its penumbra 0.5-3% of the width), 30-60% darker
+    beyond it."""
     height, width = ink.shape
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     direction = rng.uniform(-1, 1, size=2)
@@ -306,6 +314,8 @@ def paper_photo_of_ink(ink: np.ndarray, rng: np.random.Generator) -> bytes:
         )
     )
     paper = np.clip(light - shadow, 0.35, 1.0)
+    if cast_shadow:  # drawn after the rest, so the pictures without one stay as they were
+        paper *= 1.0 - rng.uniform(0.3, 0.6) * _shadow_edge(rows, cols, rng)
     pen = rng.uniform(0.05, 0.3, size=3).astype(np.float32)  # dark blue/black ink
     tint = np.array([1.0, 0.98, 0.93], np.float32)  # warm paper
     image = paper[..., None] * tint * (1 - ink[..., None]) + pen * paper[..., None] * ink[..., None]
@@ -316,6 +326,17 @@ def paper_photo_of_ink(ink: np.ndarray, rng: np.random.Generator) -> bytes:
         buffer, "JPEG", quality=int(rng.integers(60, 92))
     )
     return buffer.getvalue()
+
+
+def _shadow_edge(rows: np.ndarray, cols: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """0 (lit) to 1 (in shadow) over the picture's grid: a straight edge through a point in
+    the middle 60% of the picture, its penumbra a logistic ramp."""
+    height, width = rows.shape
+    through = rng.uniform(0.2, 0.8, size=2) * (width, height)
+    angle = rng.uniform(0, 2 * np.pi)
+    softness = rng.uniform(0.005, 0.03) * width
+    distance = np.cos(angle) * (cols - through[0]) + np.sin(angle) * (rows - through[1])
+    return 1.0 / (1.0 + np.exp(np.clip(-distance / softness, -60, 60)))
 
 
 def form_scan(digit: np.ndarray, label: int, rng: np.random.Generator) -> bytes:
@@ -466,13 +487,16 @@ def number_canvas(
     return rgba
 
 
-def number_photo(digits: list[np.ndarray], rng: np.random.Generator, zoom: int = 12) -> bytes:
+def number_photo(
+    digits: list[np.ndarray], rng: np.random.Generator, zoom: int = 12, cast_shadow: bool = False
+) -> bytes:
     """JPEG bytes of a phone photo of the number written in pen on paper, ``zoom`` times
-    MNIST's scale (12: digits ~250 px tall, as a phone frames a number)."""
+    MNIST's scale (12: digits ~250 px tall, as a phone frames a number); ``cast_shadow``: as
+    :func:`paper_photo_of_ink`."""
     strip = compose_strip(digits, rng)
     canvas = number_canvas(digits, rng, width=strip.shape[1] * zoom, height=strip.shape[0] * zoom)
     ink = canvas[..., 3]
-    return paper_photo_of_ink(ink.astype(np.float32) / 255, rng)
+    return paper_photo_of_ink(ink.astype(np.float32) / 255, rng, cast_shadow)
 
 
 def composed_numbers(images: np.ndarray, labels: np.ndarray, count: int, render, seed: int):
