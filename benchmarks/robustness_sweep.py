@@ -4,12 +4,12 @@
 
 Each case turns the same MNIST test digits (chosen by --seed) into one kind of real-world
 input: strokes with gaps or lifted and put down off line, a digit small in a large photo, a
-harsh JPEG, out of focus, a shadow across the page (soft or sharp), coloured paper or ink,
-faint pencil, tilted, squeezed or stretched, followed by a full stop, underlined, circled, in
-chalk. It prints the share read right, refused as "not a digit", and taken for blank, with the
-bundled model through `DigitClassifier.predict_batch`, the path of the app's upload. A case
-far below "plain" is a gap in the product. This finds gaps; bench_core.py's sets, whose
-renderings are harder in many ways at once, measure the product.
+page on a desk, a harsh JPEG, out of focus, a shadow across the page (soft or sharp),
+coloured paper or ink, faint pencil, tilted, squeezed or stretched, followed by a full stop,
+underlined, circled, in chalk. It prints the share read right, refused as "not a digit", and
+taken for blank, with the bundled model through `DigitClassifier.predict_batch`, the path of
+the app's upload. A case far below "plain" is a gap in the product. This finds gaps;
+bench_core.py's sets, whose renderings are harder in many ways at once, measure the product.
 """
 
 from __future__ import annotations
@@ -104,6 +104,26 @@ def small_in_photo(digit, rng):
     return paper_photo_of_ink(ink, rng)
 
 
+def page_on_a_desk(digit, rng):
+    """A phone photo of a sheet of paper lying turned on a darker desk, the digit on it."""
+    height, width = 720, 960
+    desk = np.float32(rng.uniform(0.08, 0.35)) * np.array([1.0, 0.85, 0.7], np.float32)
+    size = (int(width * rng.uniform(0.45, 0.75)), int(height * rng.uniform(0.5, 0.85)))
+    centre = (width / 2 + rng.normal(0, 40), height / 2 + rng.normal(0, 30))
+    corners = cv2.boxPoints((centre, size, rng.uniform(-12, 12))).astype(np.int32)
+    sheet = np.zeros((height, width), np.float32)
+    cv2.fillConvexPoly(sheet, corners, 1.0)
+    digit_height = int(min(size) * rng.uniform(0.3, 0.6))
+    shape = _stroke_shape(digit, digit_height, rng.uniform(0.05, 0.1) * digit_height)
+    ink = np.zeros((height, width), np.float32)
+    top, left = int(centre[1] - shape.shape[0] / 2), int(centre[0] - shape.shape[1] / 2)
+    ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape
+    page = rng.uniform(0.8, 0.95) * (1 - ink) + 0.15 * ink
+    image = (desk * (1 - sheet[..., None]) + (sheet * page)[..., None]) * 255
+    image += rng.normal(0, 5, image.shape)
+    return jpeg(cv2.GaussianBlur(image, (0, 0), 1.0))
+
+
 def harsh_jpeg(digit, rng):
     small = cv2.resize(photo_array(digit, rng), (320, 240), interpolation=cv2.INTER_AREA)
     return jpeg(small, quality=8)
@@ -194,6 +214,7 @@ CASES = {
     "gaps": gaps,
     "pen_lift": pen_lift,
     "small_in_photo": small_in_photo,
+    "page_on_a_desk": page_on_a_desk,
     "harsh_jpeg": harsh_jpeg,
     "out_of_focus": out_of_focus,
     "soft_shadow": soft_shadow,
