@@ -42,17 +42,25 @@ SEARCH_SIDE = 160
 
 def printed_lines(ink: np.ndarray) -> list:
     """The straight lines across most of ``ink`` (a cleaned ink map, float32 in [0, 1]) that
-    may be printed: ``[((x0, y0, x1, y1), horizontal), ...]``, empty when there are none.
-    Cheap when no band as narrow as a tilted line holds ink across MIN_SPAN of the picture (a
-    canvas' usual case, even a digit drawn from top to bottom): the line search then has
-    nothing to find."""
+    may be printed: ``[((x0, y0, x1, y1), horizontal, thickness), ...]``, empty when there
+    are none. Cheap when no band as narrow as a tilted line holds ink across MIN_SPAN of the
+    picture (a canvas' usual case, even a digit drawn from top to bottom): the line search
+    then has nothing to find."""
     binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
-    rows, columns = _line_bands(binary)
-    return _printed_lines(binary) if rows.size or columns.size else []
+    search = _search_copy(binary)
+    rows, columns = _line_bands(binary, search)
+    return _printed_lines(binary, search) if rows.size or columns.size else []
 
 
-def _printed_lines(binary: np.ndarray) -> list:
-    return [line for line in _straight_lines(binary) if _is_printed(line, binary.shape)]
+def _printed_lines(binary: np.ndarray, search) -> list:
+    """The lines :func:`_is_printed` counts among those found on ``search`` (the
+    :func:`_search_copy` of ``binary``), each with its thickness, measured once for the
+    removal and the test of it."""
+    return [
+        (segment, horizontal, _thickness(binary, segment, horizontal))
+        for segment, horizontal in _straight_lines(search)
+        if _is_printed(segment, horizontal, binary.shape)
+    ]
 
 
 # A line at most MAX_TILT_DEGREES off the axis and MIN_SPAN of the picture long reaches at
@@ -60,7 +68,7 @@ def _printed_lines(binary: np.ndarray) -> list:
 _SHORTEST_EXTENT = MIN_SPAN * float(np.cos(np.radians(MAX_TILT_DEGREES)))
 
 
-def _line_bands(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _line_bands(binary: np.ndarray, search) -> tuple[np.ndarray, np.ndarray]:
     """The rows and the columns about which a line :func:`_is_printed` counts could run, each
     empty when none can. Such a line lies within a band just wide enough to hold it tilted
     MAX_TILT_DEGREES (:func:`_band_width`), and along _SHORTEST_EXTENT of the picture with no
@@ -69,10 +77,10 @@ def _line_bands(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the line search uses (:func:`_search_copy`), with a pixel to spare each way; dilation and
     the copy only lengthen runs, so no line is ever missed."""
     _, _, width, height = cv2.boundingRect(binary)
-    search, factor = _search_copy(binary)
+    copy, factor = search
     bands = []
     for horizontal, extent in ((True, width), (False, height)):
-        lines_along = search if horizontal else np.ascontiguousarray(search.T)
+        lines_along = copy if horizontal else np.ascontiguousarray(copy.T)
         length = lines_along.shape[1]
         if extent < _SHORTEST_EXTENT * length * factor:
             bands.append(np.empty(0, np.int64))
@@ -111,16 +119,14 @@ def _far_apart(bands: np.ndarray, across: int, length: int) -> bool:
 def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
     """``ink`` with ``lines`` (from :func:`printed_lines`) taken out and the strokes that
     crossed them mended."""
-    binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
     result = ink
     for orientation in (True, False):
-        band = np.zeros_like(binary)
+        band = np.zeros(ink.shape, np.uint8)
         widest = 0
-        for segment, horizontal in lines:
+        for segment, horizontal, thickness in lines:
             if horizontal == orientation:
-                thickness = _thickness(binary, segment, horizontal) + 2
-                cv2.line(band, segment[:2], segment[2:], 1, thickness)
-                widest = max(widest, thickness)
+                cv2.line(band, segment[:2], segment[2:], 1, thickness + 2)
+                widest = max(widest, thickness + 2)
         if widest:
             kept = result * (1 - band)
             result = np.where(band > 0, _bridged(kept, widest, orientation), kept)
@@ -151,8 +157,8 @@ def _without_edge_slivers(ink: np.ndarray) -> np.ndarray:
     return np.where(np.isin(labels, slivers), 0, ink).astype(ink.dtype)
 
 
-def is_ruled(lines: list, ink: np.ndarray, stripped: np.ndarray) -> bool:
-    """Whether ``lines`` (found in ``ink``) are surely printed, not a digit's strokes: two
+def is_ruled(lines: list, stripped: np.ndarray) -> bool:
+    """Whether ``lines`` (:func:`printed_lines`) are surely printed, not a digit's strokes: two
     parallel ones apart (a box's opposite sides, a notebook's rules), each longer than the
     digit left without them (``stripped``) reaches along it. A tightly cropped Z-shaped 2
     has two parallel bars, but its stroke between them runs their whole length; a thick
@@ -161,14 +167,13 @@ def is_ruled(lines: list, ink: np.ndarray, stripped: np.ndarray) -> bool:
     shape = stripped.shape
     if max(width / shape[1], height / shape[0]) < MIN_DIGIT_SHARE:
         return False  # the lines took most of the ink: they were the digit's strokes
-    binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
     for orientation in (True, False):
         across = shape[0] if orientation else shape[1]
         placed = [
-            (_position(line, shape) * across, _thickness(binary, line[0], orientation))
-            for line in lines
-            if line[1] == orientation
-            and (width if orientation else height) <= LEFT_INK_SHARE * _length(line)
+            (_position(segment, horizontal, shape) * across, thickness)
+            for segment, horizontal, thickness in lines
+            if horizontal == orientation
+            and (width if orientation else height) <= LEFT_INK_SHARE * _length(segment, horizontal)
         ]
         for index, (position, thickness) in enumerate(placed):
             for other, other_thickness in placed[index + 1 :]:
@@ -193,20 +198,20 @@ def _digit_box(ink: np.ndarray):
     return left, top, right - left, bottom - top
 
 
-def _length(line) -> int:
-    (x0, y0, x1, y1), horizontal = line
+def _length(segment, horizontal: bool) -> int:
+    x0, y0, x1, y1 = segment
     return abs(x1 - x0) if horizontal else abs(y1 - y0)
 
 
-def _position(line, shape) -> float:
+def _position(segment, horizontal: bool, shape) -> float:
     """Where the line lies across the picture, 0 at the top (left) edge to 1 at the other."""
-    (x0, y0, x1, y1), horizontal = line
+    x0, y0, x1, y1 = segment
     return ((y0 + y1) / 2 / shape[0]) if horizontal else ((x0 + x1) / 2 / shape[1])
 
 
-def _near_edge(line, shape) -> bool:
+def _near_edge(segment, horizontal: bool, shape) -> bool:
     """Within BORDER_BAND of the picture's edge across the line."""
-    position = _position(line, shape)
+    position = _position(segment, horizontal, shape)
     return min(position, 1 - position) <= BORDER_BAND
 
 
@@ -215,29 +220,31 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     a notebook's rules, a comb field's separators), else ``ink`` itself: how a written number
     is cleaned, where a lone long line may be a digit's stroke."""
     binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
-    rows, columns = _line_bands(binary)
+    search = _search_copy(binary)
+    rows, columns = _line_bands(binary, search)
     height, width = binary.shape
     if not (_far_apart(rows, height, width) or _far_apart(columns, width, height)):
         return ink  # not two lines far enough apart to be ruled (a canvas' usual case)
-    lines = _printed_lines(binary)
+    lines = _printed_lines(binary, search)
     if not lines:
         return ink
     stripped = without_lines(ink, lines)
-    return stripped if is_ruled(lines, ink, stripped) else ink
+    return stripped if is_ruled(lines, stripped) else ink
 
 
-def _straight_lines(binary: np.ndarray):
+def _straight_lines(search):
     """((x0, y0, x1, y1), horizontal) for each near-horizontal or near-vertical segment of
-    ink at least MIN_SPAN of the picture long, searched on :func:`_search_copy`."""
-    search, factor = _search_copy(binary)
-    shortest = MIN_SPAN * min(search.shape)
+    ink at least MIN_SPAN of the picture long, found on ``search`` (:func:`_search_copy`)
+    and given in the picture's pixels."""
+    copy, factor = search
+    shortest = MIN_SPAN * min(copy.shape)
     segments = cv2.HoughLinesP(
-        search,
+        copy,
         rho=1,
         theta=np.pi / 180,
         threshold=int(shortest / 2),
         minLineLength=shortest,
-        maxLineGap=_max_line_gap(search.shape),
+        maxLineGap=_max_line_gap(copy.shape),
     )
     for x0, y0, x1, y1 in segments.reshape(-1, 4) if segments is not None else ():
         angle = np.degrees(np.arctan2(abs(y1 - y0), abs(x1 - x0)))
@@ -253,10 +260,10 @@ def _max_line_gap(shape) -> int:
     return max(2, min(shape) // 40)
 
 
-def _is_printed(line, shape) -> bool:
+def _is_printed(segment, horizontal: bool, shape) -> bool:
     height, width = shape
-    span = _length(line) / (width if line[1] else height)
-    return span >= CROSSING_SPAN or (span >= MIN_SPAN and _near_edge(line, shape))
+    span = _length(segment, horizontal) / (width if horizontal else height)
+    return span >= CROSSING_SPAN or (span >= MIN_SPAN and _near_edge(segment, horizontal, shape))
 
 
 def _thickness(binary: np.ndarray, segment, horizontal: bool) -> int:

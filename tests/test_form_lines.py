@@ -75,7 +75,7 @@ def test_a_stroke_crossing_a_rule_is_mended_and_the_rule_is_gone():
     lines = printed_lines(ink)
     assert lines
     stripped = without_lines(ink, lines)
-    assert is_ruled(lines, ink, stripped)
+    assert is_ruled(lines, stripped)
     assert stripped[60:63, :140].max() == 0 and stripped[140:143, 160:].max() == 0
     assert stripped[60:63, 148:154].min() > 0.5 and stripped[140:143, 148:154].min() > 0.5
 
@@ -86,7 +86,7 @@ def test_a_lone_long_stroke_is_not_a_ruling():
     ink[2:10, :] = 1.0
     cv2.line(ink, (95, 10), (40, 99), 1.0, 8)
     lines = printed_lines(ink)
-    assert lines and not is_ruled(lines, ink, without_lines(ink, lines))
+    assert lines and not is_ruled(lines, without_lines(ink, lines))
 
 
 def test_the_quick_checks_before_the_line_search_change_nothing(mnist):
@@ -96,11 +96,11 @@ def test_the_quick_checks_before_the_line_search_change_nothing(mnist):
 
     def searched_in_full(ink):
         binary = np.greater(ink, form_lines.LINE_LEVEL).view(np.uint8)
-        lines = form_lines._printed_lines(binary)
+        lines = form_lines._printed_lines(binary, form_lines._search_copy(binary))
         if not lines:
             return ink
         stripped = without_lines(ink, lines)
-        return stripped if is_ruled(lines, ink, stripped) else ink
+        return stripped if is_ruled(lines, stripped) else ink
 
     rng = np.random.default_rng(8)
     digits, labels = mnist["x_test"][:40], mnist["y_test"][:40]
