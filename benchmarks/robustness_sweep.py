@@ -28,7 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.renderings import _stroke_shape, paper_photo, paper_photo_of_ink  # noqa: E402
+from mnist_core.renderings import (  # noqa: E402
+    _stroke_shape,
+    jpeg_bytes,
+    paper_photo,
+    paper_photo_of_ink,
+)
 
 SIDE = 280  # a canvas' size
 
@@ -48,9 +53,7 @@ def dark_on_white(ink: np.ndarray) -> np.ndarray:
 
 
 def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
+    return jpeg_bytes(np.clip(rgb, 0, 255).astype(np.uint8), quality)
 
 
 def photo_array(digit, rng) -> np.ndarray:

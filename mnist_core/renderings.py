@@ -321,11 +321,8 @@ def paper_photo_of_ink(
     image = paper[..., None] * tint * (1 - ink[..., None]) + pen * paper[..., None] * ink[..., None]
     image += rng.normal(0, 0.025, size=image.shape).astype(np.float32)
     image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.6, 1.5))
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(image * 255, 0, 255).astype(np.uint8)).save(
-        buffer, "JPEG", quality=int(rng.integers(60, 92))
-    )
-    return buffer.getvalue()
+    pixels = np.clip(image * 255, 0, 255).astype(np.uint8)
+    return jpeg_bytes(pixels, quality=int(rng.integers(60, 92)))
 
 
 def _shadow_edge(rows: np.ndarray, cols: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -422,6 +419,13 @@ def png_bytes(image: np.ndarray) -> bytes:
     """PNG file bytes of a uint8 (H, W) or (H, W, C) array."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
+    """JPEG file bytes of a uint8 (H, W) or (H, W, 3) array, at ``quality`` (1-95)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 

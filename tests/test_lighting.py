@@ -3,12 +3,9 @@ before anything else (mnist_core.lighting), and canvases and scans are left as t
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from mnist_core import renderings
 from mnist_core.lighting import evenly_lit
@@ -16,9 +13,7 @@ from mnist_core.preprocess import ink_map, to_mnist
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return renderings.jpeg_bytes(rgb, quality=85)
 
 
 def half_shadowed(size=(720, 960), depth=0.5) -> np.ndarray:
