@@ -8,8 +8,11 @@ and :func:`without_lines` takes them out, mending the strokes that crossed them.
 
 A digit can hold a straight stroke as long as its picture (a tightly cropped 7's bar, 1's
 stem), so only lines that are surely printed are taken out (:func:`is_ruled`: parallel,
-apart, longer than the digit), for one digit and for a number. A box cut to two sides
-meeting at a corner is left as it is, and read as not a digit.
+apart, longer than the digit), for one digit and for a number. Lines that are not surely
+printed (a box cut to two sides meeting at a corner, or to its two sides along a digit
+written as tall as the box) are taken out only for a second look at a picture the model
+refused (:func:`without_thin_lines`), and only when they are thinner than the pen that wrote
+what is left: a printed line is, and a letter's stem is as thick as the rest of the letter.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ EDGE_BAND = 0.1
 LEFT_INK_SHARE = 0.8
 # Pictures at least this many pixels on their shorter side are searched for lines at half size.
 SEARCH_SIDE = 160
+# A line at most this share of the pen's width (the strokes left without it) is thinner than
+# the pen: printed. Lines of boxed form scans measure 0.17-0.8 of the pen; the stems of
+# letters drawn across a canvas 1.0-1.2 (they are drawn with the pen).
+THIN_LINE_SHARE = 0.85
 
 
 def printed_lines(ink: np.ndarray) -> list:
@@ -230,6 +237,34 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
         return ink
     stripped = without_lines(ink, lines)
     return stripped if is_ruled(lines, stripped) else ink
+
+
+def without_thin_lines(ink: np.ndarray) -> np.ndarray | None:
+    """``ink`` without the lines :func:`printed_lines` finds, when every one of them is thinner
+    than the pen that wrote what is left (THIN_LINE_SHARE) and what is left is still a
+    digit's size; None otherwise. For a second look at a picture refused as not a digit: a
+    form's box cut to a corner, or a digit as tall as its box, is then read without the box,
+    a tall letter's stems stay where they are."""
+    lines = printed_lines(ink)
+    if not lines:
+        return None
+    stripped = without_lines(ink, lines)
+    _, _, width, height = _digit_box(stripped)
+    if max(width / ink.shape[1], height / ink.shape[0]) < MIN_DIGIT_SHARE:
+        return None
+    pen = pen_width(stripped)
+    if any(thickness > THIN_LINE_SHARE * pen for _, _, thickness in lines):
+        return None
+    return stripped
+
+
+def pen_width(ink: np.ndarray) -> float:
+    """The strokes' width in pixels: twice the median distance to their edge along their
+    middle (the ridge of the distance transform), 0 without strokes."""
+    strokes = np.greater(ink, STROKE_LEVEL).view(np.uint8)
+    distance = cv2.distanceTransform(strokes, cv2.DIST_L2, 3)
+    ridge = (distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
+    return 2 * float(np.median(distance[ridge])) if ridge.any() else 0.0
 
 
 def _straight_lines(search):
