@@ -30,6 +30,7 @@ from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.renderings import (  # noqa: E402
     _stroke_shape,
+    desk_photo,
     jpeg_bytes,
     paper_photo,
     paper_photo_of_ink,
@@ -105,26 +106,6 @@ def small_in_photo(digit, rng):
     left = int(rng.integers(0, width - shape.shape[1]))
     ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape
     return paper_photo_of_ink(ink, rng)
-
-
-def page_on_a_desk(digit, rng):
-    """A phone photo of a sheet of paper lying turned on a darker desk, the digit on it."""
-    height, width = 720, 960
-    desk = np.float32(rng.uniform(0.08, 0.35)) * np.array([1.0, 0.85, 0.7], np.float32)
-    size = (int(width * rng.uniform(0.45, 0.75)), int(height * rng.uniform(0.5, 0.85)))
-    centre = (width / 2 + rng.normal(0, 40), height / 2 + rng.normal(0, 30))
-    corners = cv2.boxPoints((centre, size, rng.uniform(-12, 12))).astype(np.int32)
-    sheet = np.zeros((height, width), np.float32)
-    cv2.fillConvexPoly(sheet, corners, 1.0)
-    digit_height = int(min(size) * rng.uniform(0.3, 0.6))
-    shape = _stroke_shape(digit, digit_height, rng.uniform(0.05, 0.1) * digit_height)
-    ink = np.zeros((height, width), np.float32)
-    top, left = int(centre[1] - shape.shape[0] / 2), int(centre[0] - shape.shape[1] / 2)
-    ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape
-    page = rng.uniform(0.8, 0.95) * (1 - ink) + 0.15 * ink
-    image = (desk * (1 - sheet[..., None]) + (sheet * page)[..., None]) * 255
-    image += rng.normal(0, 5, image.shape)
-    return jpeg(cv2.GaussianBlur(image, (0, 0), 1.0))
 
 
 def harsh_jpeg(digit, rng):
@@ -217,7 +198,7 @@ CASES = {
     "gaps": gaps,
     "pen_lift": pen_lift,
     "small_in_photo": small_in_photo,
-    "page_on_a_desk": page_on_a_desk,
+    "page_on_a_desk": desk_photo,
     "harsh_jpeg": harsh_jpeg,
     "out_of_focus": out_of_focus,
     "soft_shadow": soft_shadow,

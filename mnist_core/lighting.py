@@ -7,6 +7,10 @@ brightness takes it out and leaves the ink at the same contrast inside and outsi
 a median over a window a third of the picture wide: ink is a minority of any such window, and
 a median keeps a shadow's edge where it is, sharp or soft, where a blur or an opening either
 smears it into a ridge of "ink" or cannot follow it into the corner it makes with the frame.
+
+A sheet of paper photographed on a darker desk is found first (:func:`on_its_page`): the desk
+is darker than any shadow on paper, and around a page that fills half the picture it would
+be read as ink, the page as the background's hole.
 """
 
 from __future__ import annotations
@@ -36,6 +40,22 @@ DARKEST_PAPER = 0.35
 # of the copy; brighter paper on the wrong side would leave a sliver of "ink" along the edge,
 # darker paper only makes the lit side's paper brighter than white, which is clipped.
 PAPER_MIN_REACH = 7
+
+
+# A page on a desk: the brightest large region of the picture (Otsu's threshold on the small
+# copy), filling a convex four-sided outline (the digit's ink aside) that covers this share
+# of the picture...
+PAGE_AREA = (0.1, 0.9)
+PAGE_SOLIDITY = 0.85
+# ...reaching at most this share of the picture's frame (the desk lies around it; the lit
+# part of a page half in shadow reaches most of the frame)...
+PAGE_FRAME_SHARE = 0.35
+# ...with the desk around it at most this share of the page's brightness (a shadow darkens
+# paper by 30-60%, and is not all round the lit part).
+DESK_SHARE = 0.6
+# The pictures worth the search: their most common tone in the darker half, and at least
+# this share of their pixels in the brighter half (a canvas' strokes rarely are).
+BRIGHT_SHARE = 0.15
 
 
 def is_photo_sized(shape) -> bool:
@@ -73,3 +93,48 @@ def evenly_lit(grey: np.ndarray) -> np.ndarray:
     flat = (grey if dark_ink else 1.0 - grey) / light
     np.clip(flat, 0.0, 1.0, out=flat)
     return flat if dark_ink else 1.0 - flat
+
+
+def may_show_a_desk(histogram: np.ndarray) -> bool:
+    """Given a picture's 256-level histogram: could it be a page lying on a darker desk (its
+    most common tone dark, a large share of it bright), worth :func:`on_its_page`?"""
+    return int(np.argmax(histogram)) < 128 and float(histogram[128:].sum()) >= (
+        BRIGHT_SHARE * float(histogram.sum())
+    )
+
+
+def on_its_page(grey: np.ndarray) -> np.ndarray | None:
+    """``grey`` (float32 (H, W) in [0, 1]) with everything around the sheet of paper in it
+    painted the paper's tone, or None when it shows no sheet lying on a darker desk."""
+    height, width = grey.shape
+    scale = min(1.0, PAPER_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+    small8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    _, bright = cv2.threshold(small8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if count <= 1:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    region = (labels == largest).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    page = np.zeros_like(region)
+    cv2.fillConvexPoly(page, hull, 1)
+    area = int(page.sum())
+    frame = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
+    corners = cv2.approxPolyDP(hull, 0.04 * cv2.arcLength(hull, True), True)
+    if not (
+        PAGE_AREA[0] <= area / page.size <= PAGE_AREA[1]
+        and int(region.sum()) >= PAGE_SOLIDITY * area
+        and float(frame.mean()) <= PAGE_FRAME_SHARE
+        and len(corners) == 4
+        and np.median(small8[page == 0]) <= DESK_SHARE * np.median(small8[page > 0])
+    ):
+        return None
+    # A pixel in from the outline: the page's blurred edge is neither paper nor desk.
+    inside = cv2.erode(page, np.ones((3, 3), np.uint8))
+    if scale < 1:
+        inside = cv2.resize(inside, (width, height), interpolation=cv2.INTER_NEAREST)
+    paper = np.float32(np.median(grey[inside > 0]))
+    return np.where(inside > 0, grey, paper)

@@ -14,7 +14,13 @@ import numpy as np
 
 from .config import DecodeConfig, PreprocessConfig
 from .decode import decode, luminance
-from .lighting import evenly_lit, has_flat_background, is_photo_sized
+from .lighting import (
+    evenly_lit,
+    has_flat_background,
+    is_photo_sized,
+    may_show_a_desk,
+    on_its_page,
+)
 
 try:  # the ufunc behind numpy.clip: the same values, without ~6 us of Python per call
     from numpy._core.umath import clip as _clip
@@ -86,7 +92,9 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
     if tone.dtype == np.uint8:
         if _work_scale(tone.shape, decode_config) is None:
             histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
-            if not is_photo_sized(tone.shape) or has_flat_background(histogram):
+            if not is_photo_sized(tone.shape) or (
+                has_flat_background(histogram) and not may_show_a_desk(histogram)
+            ):
                 # A canvas or a clean scan: no resize, so the map is a table of its uint8
                 # tones, and the background is judged on their own histogram (the table is
                 # increasing, so order statistics commute with it, and _levels_histogram
@@ -96,8 +104,13 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
         tone = cv2.LUT(tone, _UNIT)
     photo_sized = is_photo_sized(tone.shape)
     grey = _to_work_size(tone, decode_config)
-    if photo_sized and not has_flat_background(_levels_histogram(grey)):
-        grey = evenly_lit(grey)  # its shadows and uneven light taken out first
+    if photo_sized:
+        histogram = _levels_histogram(grey)
+        page = on_its_page(grey) if may_show_a_desk(histogram) else None
+        if page is not None:
+            grey = evenly_lit(page)  # the desk around the page painted paper first
+        elif not has_flat_background(histogram):
+            grey = evenly_lit(grey)  # its shadows and uneven light taken out first
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey

@@ -401,6 +401,28 @@ def ruled_paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 72
     return paper_photo_of_ink(ink, rng)
 
 
+def desk_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) -> bytes:
+    """JPEG bytes of a phone photo of a sheet of paper lying turned on a darker desk (8-35% of
+    the paper's light), covering a quarter to two thirds of the picture, the digit on it."""
+    width, height = size
+    desk = np.float32(rng.uniform(0.08, 0.35)) * np.array([1.0, 0.85, 0.7], np.float32)
+    sheet_size = (int(width * rng.uniform(0.45, 0.75)), int(height * rng.uniform(0.5, 0.85)))
+    centre = (width / 2 + rng.normal(0, 40), height / 2 + rng.normal(0, 30))
+    corners = cv2.boxPoints((centre, sheet_size, rng.uniform(-12, 12))).astype(np.int32)
+    sheet = np.zeros((height, width), np.float32)
+    cv2.fillConvexPoly(sheet, corners, 1.0)
+    digit_height = int(min(sheet_size) * rng.uniform(0.3, 0.6))
+    shape = _stroke_shape(digit, digit_height, rng.uniform(0.05, 0.1) * digit_height)
+    ink = np.zeros((height, width), np.float32)
+    top, left = int(centre[1] - shape.shape[0] / 2), int(centre[0] - shape.shape[1] / 2)
+    ink[top : top + shape.shape[0], left : left + shape.shape[1]] = shape
+    page = rng.uniform(0.8, 0.95) * (1 - ink) + 0.15 * ink
+    image = (desk * (1 - sheet[..., None]) + (sheet * page)[..., None]) * 255
+    image += rng.normal(0, 5, image.shape)
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.0)
+    return jpeg_bytes(np.clip(blurred, 0, 255).astype(np.uint8), quality=85)
+
+
 def specks(rng: np.random.Generator, count: int) -> list[np.ndarray]:
     """Blank RGBA canvases with one stray dot or short dab, the way a tap leaves one."""
     result = []
