@@ -104,13 +104,17 @@ def may_show_a_desk(histogram: np.ndarray) -> bool:
 
 
 def on_its_page(grey: np.ndarray) -> np.ndarray | None:
-    """``grey`` (float32 (H, W) in [0, 1]) with everything around the sheet of paper in it
-    painted the paper's tone, or None when it shows no sheet lying on a darker desk."""
+    """``grey`` (float32 (H, W) in [0, 1], or uint8 tones) with everything around the sheet
+    of paper in it painted the paper's tone, or None when it shows no sheet lying on a
+    darker desk."""
     height, width = grey.shape
     scale = min(1.0, PAPER_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-    small8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    if small.dtype == np.uint8:
+        small8 = small
+    else:
+        small8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     _, bright = cv2.threshold(small8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if count <= 1:
@@ -134,7 +138,7 @@ def on_its_page(grey: np.ndarray) -> np.ndarray | None:
         return None
     # A pixel in from the outline: the page's blurred edge is neither paper nor desk.
     inside = cv2.erode(page, np.ones((3, 3), np.uint8))
+    paper = np.median(small[inside > 0]).astype(grey.dtype)
     if scale < 1:
         inside = cv2.resize(inside, (width, height), interpolation=cv2.INTER_NEAREST)
-    paper = np.float32(np.median(grey[inside > 0]))
     return np.where(inside > 0, grey, paper)

@@ -89,28 +89,34 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
         tone = image
     else:
         tone = image.astype(np.float32) * (1 / 255)
+    on_page = False  # a page on a desk, found and the desk painted paper
     if tone.dtype == np.uint8:
         if _work_scale(tone.shape, decode_config) is None:
             histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
-            if not is_photo_sized(tone.shape) or (
-                has_flat_background(histogram) and not may_show_a_desk(histogram)
-            ):
-                # A canvas or a clean scan: no resize, so the map is a table of its uint8
-                # tones, and the background is judged on their own histogram (the table is
-                # increasing, so order statistics commute with it, and _levels_histogram
-                # would turn its value for tone t back into level t).
-                light = _votes_light(histogram, tone, _median_of_unit)
-                return cv2.LUT(tone, _INVERSE if light else _UNIT)
+            if not is_photo_sized(tone.shape) or has_flat_background(histogram):
+                page = None
+                if is_photo_sized(tone.shape) and may_show_a_desk(histogram):
+                    page = on_its_page(tone)  # a dark desk can be flat too
+                if page is None:
+                    # A canvas or a clean scan: no resize, so the map is a table of its uint8
+                    # tones, and the background is judged on their own histogram (the table
+                    # is increasing, so order statistics commute with it, and
+                    # _levels_histogram would turn its value for tone t back into level t).
+                    light = _votes_light(histogram, tone, _median_of_unit)
+                    return cv2.LUT(tone, _INVERSE if light else _UNIT)
+                tone, on_page = page, True
         tone = cv2.LUT(tone, _UNIT)
     photo_sized = is_photo_sized(tone.shape)
     grey = _to_work_size(tone, decode_config)
-    if photo_sized:
+    if photo_sized and not on_page:
         histogram = _levels_histogram(grey)
         page = on_its_page(grey) if may_show_a_desk(histogram) else None
         if page is not None:
-            grey = evenly_lit(page)  # the desk around the page painted paper first
+            grey, on_page = page, True
         elif not has_flat_background(histogram):
             grey = evenly_lit(grey)  # its shadows and uneven light taken out first
+    if on_page:
+        grey = evenly_lit(grey)  # the desk around the page painted paper first
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey
