@@ -47,15 +47,19 @@ PAPER_MIN_REACH = 7
 # of the picture...
 PAGE_AREA = (0.1, 0.9)
 PAGE_SOLIDITY = 0.85
+# ...at least this share of the picture's shorter side across (a bold 1 on a black canvas is
+# a bright four-sided shape too, but a pen's width across)...
+PAGE_MIN_WIDTH = 0.3
 # ...reaching at most this share of the picture's frame (the desk lies around it; the lit
 # part of a page half in shadow reaches most of the frame)...
 PAGE_FRAME_SHARE = 0.35
 # ...with the desk around it at most this share of the page's brightness (a shadow darkens
 # paper by 30-60%, and is not all round the lit part).
 DESK_SHARE = 0.6
-# The pictures worth the search: their most common tone in the darker half, and at least
-# this share of their pixels in the brighter half (a canvas' strokes rarely are).
-BRIGHT_SHARE = 0.15
+# The pictures worth the search: at least this share of their pixels darker than half their
+# brightest tones (the desk), and at least this share brighter (the page).
+DESK_MIN_SHARE = 0.1
+PAGE_MIN_SHARE = 0.1
 
 
 def is_photo_sized(shape) -> bool:
@@ -95,12 +99,19 @@ def evenly_lit(grey: np.ndarray) -> np.ndarray:
     return flat if dark_ink else 1.0 - flat
 
 
-def may_show_a_desk(histogram: np.ndarray) -> bool:
-    """Given a picture's 256-level histogram: could it be a page lying on a darker desk (its
-    most common tone dark, a large share of it bright), worth :func:`on_its_page`?"""
-    return int(np.argmax(histogram)) < 128 and float(histogram[128:].sum()) >= (
-        BRIGHT_SHARE * float(histogram.sum())
-    )
+def may_show_a_desk(histogram: np.ndarray, frame_level: float) -> bool:
+    """Given a picture's 256-level histogram and the median level (0-255) of its frame (its
+    outermost pixels): could it be a page lying on a darker desk, worth :func:`on_its_page`?
+    The desk reaches the frame, darker than half the brightest tones, and a large share of
+    the picture is dark, a large share bright. A canvas or a page filling the photo has a
+    light frame."""
+    cumulative = np.cumsum(histogram)
+    total = float(cumulative[-1])
+    brightest = int(np.searchsorted(cumulative, 0.99 * total))
+    if frame_level >= brightest / 2:
+        return False
+    dark = float(cumulative[brightest // 2]) / total
+    return DESK_MIN_SHARE <= dark <= 1 - PAGE_MIN_SHARE
 
 
 def on_its_page(grey: np.ndarray) -> np.ndarray | None:
@@ -128,8 +139,10 @@ def on_its_page(grey: np.ndarray) -> np.ndarray | None:
     area = int(page.sum())
     frame = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
     corners = cv2.approxPolyDP(hull, 0.04 * cv2.arcLength(hull, True), True)
+    _, sides, _ = cv2.minAreaRect(hull)
     if not (
         PAGE_AREA[0] <= area / page.size <= PAGE_AREA[1]
+        and min(sides) >= PAGE_MIN_WIDTH * min(page.shape)
         and int(region.sum()) >= PAGE_SOLIDITY * area
         and float(frame.mean()) <= PAGE_FRAME_SHARE
         and len(corners) == 4

@@ -95,7 +95,9 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
             histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
             if not is_photo_sized(tone.shape) or has_flat_background(histogram):
                 page = None
-                if is_photo_sized(tone.shape) and may_show_a_desk(histogram):
+                if is_photo_sized(tone.shape) and may_show_a_desk(
+                    histogram, 255 * _median_of_unit(_frame(tone))
+                ):
                     page = on_its_page(tone)  # a dark desk can be flat too
                 if page is None:
                     # A canvas or a clean scan: no resize, so the map is a table of its uint8
@@ -110,7 +112,8 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
     grey = _to_work_size(tone, decode_config)
     if photo_sized and not on_page:
         histogram = _levels_histogram(grey)
-        page = on_its_page(grey) if may_show_a_desk(histogram) else None
+        frame_level = 255 * _median(_frame(grey))
+        page = on_its_page(grey) if may_show_a_desk(histogram, frame_level) else None
         if page is not None:
             grey, on_page = page, True
         elif not has_flat_background(histogram):

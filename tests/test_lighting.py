@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import renderings
-from mnist_core import preprocess
+from mnist_core import preprocess, renderings
 from mnist_core.lighting import evenly_lit
 from mnist_core.preprocess import ink_map, to_mnist
 
@@ -102,9 +101,9 @@ def test_a_page_photographed_on_a_darker_desk_is_read(classifier, sample, monkey
     digits, labels = sample
     photos = [renderings.desk_photo(digit, rng, size=(640, 480)) for digit in digits]
     read = [prediction.digit for prediction in classifier.predict_batch(photos)]
-    assert np.sum(np.array(read) == labels) >= 50  # the bundled model: 54 of 60
+    assert np.sum(np.array(read) == labels) >= 55  # the bundled model: 59 of 60
     # Without the page found first, the desk reads as ink around it: 8 of 60.
-    monkeypatch.setattr(preprocess, "may_show_a_desk", lambda histogram: False)
+    monkeypatch.setattr(preprocess, "may_show_a_desk", lambda histogram, frame_level: False)
     read = [prediction.digit for prediction in classifier.predict_batch(photos)]
     assert np.sum(np.array(read) == labels) <= 20
 

@@ -8,7 +8,13 @@ import pytest
 
 from mnist_core import InvalidImageError, preprocess, renderings
 from mnist_core.config import PreprocessConfig
-from mnist_core.lighting import evenly_lit, has_flat_background, is_photo_sized
+from mnist_core.lighting import (
+    evenly_lit,
+    has_flat_background,
+    is_photo_sized,
+    may_show_a_desk,
+    on_its_page,
+)
 from mnist_core.preprocess import (
     digit_mask,
     fit_to_mnist_frame,
@@ -415,9 +421,14 @@ def reference_ink_map(image: np.ndarray) -> np.ndarray:
     else:
         tone = image
     grey = tone.astype(np.float32) * np.float32(1 / 255)
-    if is_photo_sized(tone.shape) and not has_flat_background(
-        np.bincount(tone.ravel(), minlength=256)
-    ):
+    histogram = np.bincount(tone.ravel(), minlength=256)
+    frame = np.concatenate([tone[0], tone[-1], tone[:, 0], tone[:, -1]]).astype(np.float32)
+    page = None
+    if is_photo_sized(tone.shape) and may_show_a_desk(histogram, float(np.median(frame))):
+        page = on_its_page(grey)  # a page lying on a desk (the blob below)
+    if page is not None:
+        grey = evenly_lit(page)
+    elif is_photo_sized(tone.shape) and not has_flat_background(histogram):
         grey = evenly_lit(grey)  # a photo-like page
     return 1.0 - grey if preprocess._light_background(grey) else grey
 
