@@ -40,6 +40,7 @@ from mnist_core.renderings import (  # noqa: E402
     boxed_form_scan,
     canvas_drawing,
     crossed_seven_canvas,
+    desk_photo,
     flagged_one_canvas,
     form_scan,
     hard_canvas_drawing,
@@ -199,6 +200,8 @@ def accuracy_table(arguments, data, ours, tutorial_read) -> None:
     both("phone photos of ruled or squared paper (300)", ruled, labels[:300])
     shadowed = [paper_photo(data.x_test[i], rng, cast_shadow=True) for i in pick[:300]]
     both("phone photos with a shadow across the page (300)", shadowed, labels[:300])
+    on_desk = [desk_photo(data.x_test[i], rng) for i in pick[:300]]
+    both("phone photos of a page on a darker desk (300)", on_desk, labels[:300])
 
 
 def not_digits(table, ours, rng, data, count) -> None:
