@@ -1,6 +1,6 @@
 """Where the reading path breaks: MNIST test digits handed over the ways real ones arrive.
 
-    python benchmarks/robustness_sweep.py [--samples 500] [--seed 2026] [--cases gaps tilted]
+    python benchmarks/robustness_sweep.py [--samples 500] [--seed 2026] [--cases gaps] [--model M]
 
 Each case turns the same MNIST test digits (chosen by --seed) into one kind of real-world
 input: strokes with gaps or lifted and put down off line, a digit small in a large photo, a
@@ -222,13 +222,15 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--cases", nargs="*", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--model", help="model file (default: the bundled model)")
     arguments = parser.parse_args()
     data = load_mnist(arguments.data)
     pick = np.random.default_rng(arguments.seed).choice(
         len(data.x_test), arguments.samples, replace=False
     )
-    classifier = DigitClassifier.load()
-    print(f"{arguments.samples} MNIST test digits a case, seed {arguments.seed}, bundled model\n")
+    classifier = DigitClassifier.load(arguments.model)
+    model = arguments.model or "bundled model"
+    print(f"{arguments.samples} MNIST test digits a case, seed {arguments.seed}, {model}\n")
     print(f"| {'case':<15} | {'read':>7} | {'not a digit':>11} | {'blank':>6} |")
     print(f"|{'-' * 17}|{'-' * 9}|{'-' * 13}|{'-' * 8}|")
     for name in arguments.cases:

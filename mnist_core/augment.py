@@ -28,7 +28,8 @@ def augment_batch(
 ) -> np.ndarray:
     """Return a distorted copy of ``digits`` ((N, 28, 28) float32 in [0, 1]): each through a
     random affine map (rotation, scale, aspect, shear, shift), some through an elastic warp
-    (wobbly pen strokes) and some with a pen 1 px thicker or thinner."""
+    (wobbly pen strokes), some with a pen 1 px thicker or thinner, some with gaps in their
+    strokes."""
     count = len(digits)
     if not count:
         return np.zeros((0, _SIDE, _SIDE), np.float32)
@@ -47,7 +48,8 @@ def augment_batch(
             )
         ]
     )
-    return _change_thickness(warped, rng, config.thickness_probability)
+    thickness_changed = _change_thickness(warped, rng, config.thickness_probability)
+    return _with_gaps(thickness_changed, rng, config.gap_probability, config.gap_radius)
 
 
 def _affine_maps(count: int, rng: np.random.Generator, config: AugmentConfig):
@@ -106,3 +108,28 @@ def _change_thickness(digits: np.ndarray, rng: np.random.Generator, probability:
     eroded = 0.5 * (digits + np.minimum.reduce(shifted))
     choice = np.where(thicker[:, None, None], dilated, eroded)
     return np.where(changed[:, None, None], choice, digits)
+
+
+def _with_gaps(digits: np.ndarray, rng: np.random.Generator, probability: float, radius):
+    """A random share of the digits with one or two gaps in their strokes: a soft-edged disc
+    of ``radius`` px (low, high) rubbed out about a random inked pixel. A mouse or a pen skips,
+    and a binarised scan breaks thin strokes; MNIST's digits are whole."""
+    gapped = np.flatnonzero(rng.random(len(digits)) < probability)
+    if not gapped.size:
+        return digits
+    result = digits.copy()
+    second = rng.random(gapped.size) < 0.5
+    for chosen in (gapped, gapped[second]):
+        if not chosen.size:
+            continue
+        inked = (result[chosen] > 0.5).reshape(len(chosen), -1)
+        # A random inked pixel each: the largest of random keys where there is ink.
+        centre = np.argmax(rng.random(inked.shape, np.float32) * inked, axis=1)
+        rows, cols = np.divmod(centre, _SIDE)
+        reach = rng.uniform(*radius, len(chosen)).astype(np.float32)
+        distance = np.hypot(
+            _GRID_ROWS - rows[:, None, None].astype(np.float32),
+            _GRID_COLS - cols[:, None, None].astype(np.float32),
+        )
+        result[chosen] *= np.clip(distance - reach[:, None, None], 0, 1)
+    return result

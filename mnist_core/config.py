@@ -333,6 +333,10 @@ class AugmentConfig:
     elastic_alpha: float = 1.0  # px of elastic displacement
     elastic_probability: float = 0.5
     thickness_probability: float = 0.3  # share of digits thinned or thickened by 1 px
+    # Share of digits with one or two gaps in their strokes (a pen or mouse skipping, a
+    # scan's broken stroke), each this many px in radius.
+    gap_probability: float = 0.2
+    gap_radius: tuple[float, float] = (0.6, 1.6)
 
     def scaled(self, strength: float) -> AugmentConfig:
         """The same distortions, each ``strength`` times as large (0: none, 1: these)."""
@@ -349,6 +353,8 @@ class AugmentConfig:
             elastic_alpha=self.elastic_alpha * strength,
             elastic_probability=self.elastic_probability,
             thickness_probability=self.thickness_probability * strength,
+            gap_probability=self.gap_probability * strength,
+            gap_radius=self.gap_radius,
         )
 
 
