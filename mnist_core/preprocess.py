@@ -110,19 +110,25 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
         tone = cv2.LUT(tone, _UNIT)
     photo_sized = is_photo_sized(tone.shape)
     grey = _to_work_size(tone, decode_config)
-    if photo_sized and not on_page:
-        histogram = _levels_histogram(grey)
-        frame_level = 255 * _median(_frame(grey))
-        page = on_its_page(grey) if may_show_a_desk(histogram, frame_level) else None
-        if page is not None:
-            grey, on_page = page, True
-        elif not has_flat_background(histogram):
-            grey = evenly_lit(grey)  # its shadows and uneven light taken out first
-    if on_page:
-        grey = evenly_lit(grey)  # the desk around the page painted paper first
+    if photo_sized:
+        grey = _photo_evenly_lit(grey, on_page)
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey
+
+
+def _photo_evenly_lit(grey: np.ndarray, on_page: bool) -> np.ndarray:
+    """A photo-sized picture with its light made even (:func:`evenly_lit`): the desk around a
+    page lying on one painted paper first (``on_page`` when already done), and nothing done
+    when it has a flat background (a canvas, a clean scan)."""
+    if not on_page:
+        histogram = _levels_histogram(grey)
+        frame_level = 255 * _median(_frame(grey))
+        page = on_its_page(grey) if may_show_a_desk(histogram, frame_level) else None
+        if page is None:
+            return grey if has_flat_background(histogram) else evenly_lit(grey)
+        grey = page
+    return evenly_lit(grey)
 
 
 def _light_background(grey: np.ndarray) -> bool:
