@@ -61,12 +61,14 @@ def test_chalk_on_a_board_with_a_shadow_is_read(classifier, sample):
     digits, labels = sample
     light = cv2.resize(half_shadowed(depth=0.5), (400, 300))
     read = []
-    for digit in digits[:20]:
+    for digit in digits:
         chalk = np.zeros((300, 400), np.float32)
         chalk[40:260, 90:310] = cv2.resize(digit, (220, 220)) / 255
         board = (0.25 * (1 - chalk) + 0.85 * chalk) * light
         read.append(classifier.predict((board * 255).astype(np.uint8)).digit)
-    assert np.sum(np.array(read) == labels[:20]) >= 19
+    # The bundled model: 56 of 60 (a bold 3 read as 8, a 7 as 2, a 4 as 2, an 8 as 5); the
+    # one before it, trained without gaps in its strokes, 57.
+    assert np.sum(np.array(read) == labels) >= 56
 
 
 def test_a_bold_digit_filling_a_grainy_photo_keeps_its_strokes(classifier, sample):
