@@ -83,8 +83,9 @@ def clean_ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:
     """Decoded image -> float32 (H, W) map where ink is high, at a bounded working size."""
+    drawn = False  # strokes on a transparent canvas: no page, no desk
     if image.ndim == 3:  # RGBA
-        tone = _tone(image)
+        tone, drawn = _tone(image)
     elif image.dtype == np.uint8:
         tone = image
     else:
@@ -95,8 +96,10 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
             histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
             if not is_photo_sized(tone.shape) or has_flat_background(histogram):
                 page = None
-                if is_photo_sized(tone.shape) and may_show_a_desk(
-                    histogram, 255 * _median_of_unit(_frame(tone))
+                if (
+                    not drawn
+                    and is_photo_sized(tone.shape)
+                    and may_show_a_desk(histogram, 255 * _median_of_unit(_frame(tone)))
                 ):
                     page = on_its_page(tone)  # a dark desk can be flat too
                 if page is None:
@@ -111,20 +114,23 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
     photo_sized = is_photo_sized(tone.shape)
     grey = _to_work_size(tone, decode_config)
     if photo_sized:
-        grey = _photo_evenly_lit(grey, on_page)
+        grey = _photo_evenly_lit(grey, on_page, drawn)
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey
 
 
-def _photo_evenly_lit(grey: np.ndarray, on_page: bool) -> np.ndarray:
+def _photo_evenly_lit(grey: np.ndarray, on_page: bool, drawn: bool) -> np.ndarray:
     """A photo-sized picture with its light made even (:func:`evenly_lit`): the desk around a
-    page lying on one painted paper first (``on_page`` when already done), and nothing done
-    when it has a flat background (a canvas, a clean scan)."""
+    page lying on one painted paper first (``on_page`` when already done; never looked for
+    on a transparent canvas' strokes, ``drawn``), and nothing done when it has a flat
+    background (a canvas, a clean scan)."""
     if not on_page:
         histogram = _levels_histogram(grey)
         frame_level = 255 * _median(_frame(grey))
-        page = on_its_page(grey) if may_show_a_desk(histogram, frame_level) else None
+        page = None
+        if not drawn and may_show_a_desk(histogram, frame_level):
+            page = on_its_page(grey)
         if page is None:
             return grey if has_flat_background(histogram) else evenly_lit(grey)
         grey = page
@@ -198,20 +204,21 @@ def _percentiles_of_histogram(histogram: np.ndarray, percents) -> list[float]:
     return [float(level) / 255 for level in np.searchsorted(cumulative, ranks)]
 
 
-def _tone(rgba: np.ndarray) -> np.ndarray:
+def _tone(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
     """An RGBA image's tone: uint8 (the ink's alpha, or the luminance of an opaque image), or
-    float32 in [0, 1] for an opaque picture with transparent margins."""
+    float32 in [0, 1] for an opaque picture with transparent margins; and whether it is
+    strokes on a transparent canvas."""
     alpha8 = cv2.extractChannel(np.ascontiguousarray(rgba), 3)
     if np.count_nonzero(alpha8 > 127) < alpha8.size / 2:
         # Strokes on a transparent canvas (st_canvas' default): the ink is the alpha channel,
         # whatever its colour; white ink on transparent would vanish if composited on white.
-        return alpha8
+        return alpha8, True
     grey = luminance(rgba)
     if alpha8.min() == 255:
-        return grey
+        return grey, False
     # An opaque picture with transparent margins: put it on white, as a viewer would.
     alpha = cv2.LUT(alpha8, _UNIT)
-    return cv2.LUT(grey, _UNIT) * alpha + (1.0 - alpha)
+    return cv2.LUT(grey, _UNIT) * alpha + (1.0 - alpha), False
 
 
 def _work_scale(shape, decode_config: DecodeConfig):

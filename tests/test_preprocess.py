@@ -414,6 +414,7 @@ def test_config_box_side_is_respected(seven):
 def reference_ink_map(image: np.ndarray) -> np.ndarray:
     """ink_map as plainly written: the tone as float32 in [0, 1], then the background vote
     on it (no resize: the images given here are within the working size)."""
+    opaque = True
     if image.ndim == 3:
         opaque = np.count_nonzero(image[..., 3] > 127) >= image[..., 3].size / 2
         tone = cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY) if opaque else image[..., 3]
@@ -424,7 +425,11 @@ def reference_ink_map(image: np.ndarray) -> np.ndarray:
     histogram = np.bincount(tone.ravel(), minlength=256)
     frame = np.concatenate([tone[0], tone[-1], tone[:, 0], tone[:, -1]]).astype(np.float32)
     page = None
-    if is_photo_sized(tone.shape) and may_show_a_desk(histogram, float(np.median(frame))):
+    if (
+        opaque
+        and is_photo_sized(tone.shape)
+        and may_show_a_desk(histogram, float(np.median(frame)))
+    ):
         page = on_its_page(grey)  # a page lying on a desk (the blob below)
     if page is not None:
         grey = evenly_lit(page)
