@@ -75,10 +75,61 @@ def clean_ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
         return None
     mask = components_mask(labels, count, kept)
     box = cv2.boundingRect(mask)
+    circle = _circle_around(labels, kept, box)
+    if circle is not None:
+        kept = [label for label in kept if label != circle]
+        mask = components_mask(labels, count, kept)
+        box = cv2.boundingRect(mask)
     width = _speck_or_stroke_width(mask, box, ink.shape, config)
     if width is None:
         return None
     return _fit(ink, mask, box, width, config)
+
+
+# A ring drawn round a digit (an answer circled on a worksheet) is taken out when what it holds
+# is at least this share of its height (a dot in a 0 is not a digit), in one piece once its
+# strokes are thickened by this share of the ring's height (a smiley's eyes and mouth are
+# apart), and the ring is round: its outline's circularity, 4 pi area / perimeter^2, at least
+# this (an ellipse twice as tall as wide: 0.9; an eye's pointed outline, a cloud's bumps less).
+CIRCLED_MIN_SHARE = 0.3
+CIRCLED_JOIN_SHARE = 0.05
+CIRCLED_MIN_ROUNDNESS = 0.8
+
+
+def _circle_around(labels: np.ndarray, kept: list, box) -> int | None:
+    """The stroke drawn round all the others (a circle round a digit), or None: one stroke
+    reaching all four sides of the ink's bounding ``box``, closed, and every other stroke
+    inside it without touching it, together at least CIRCLED_MIN_SHARE of its height. The
+    network reads a circled digit as a 0; no digit is a ring holding a separate stroke."""
+    if len(kept) < 2:
+        return None
+    left, top, width, height = box
+    inside = labels[top : top + height, left : left + width]
+    edges = (inside[0], inside[-1], inside[:, 0], inside[:, -1])
+    on_every_edge = set(np.unique(edges[0])).intersection(*(np.unique(edge) for edge in edges[1:]))
+    rings = [label for label in kept if label in on_every_edge]
+    if len(rings) != 1:
+        return None
+    ring = np.equal(inside, rings[0]).view(np.uint8)
+    contours, _ = cv2.findContours(ring, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = max(contours, key=cv2.contourArea)
+    perimeter = cv2.arcLength(outline, True)
+    if 4 * np.pi * cv2.contourArea(outline) < CIRCLED_MIN_ROUNDNESS * perimeter**2:
+        return None
+    enclosed = np.zeros_like(ring)
+    cv2.drawContours(enclosed, contours, -1, 1, cv2.FILLED)
+    enclosed[ring > 0] = 0  # what the ring holds, the ring itself left out
+    others = np.isin(inside, [label for label in kept if label != rings[0]])
+    if not others.any() or np.any(others & (enclosed == 0)):
+        return None  # a stroke outside the ring, or the ring is not closed
+    rows = np.flatnonzero(others.any(axis=1))
+    if rows[-1] - rows[0] + 1 < CIRCLED_MIN_SHARE * height:
+        return None
+    reach = max(1, int(CIRCLED_JOIN_SHARE * height))
+    joined = cv2.dilate(others.view(np.uint8), np.ones((reach, reach), np.uint8))
+    if cv2.connectedComponents(joined, connectivity=8)[0] != 2:
+        return None  # more than one piece inside: a face, not a digit
+    return rings[0]
 
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:

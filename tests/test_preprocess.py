@@ -516,3 +516,37 @@ def test_ink_crop_and_speck_test_on_the_box_equal_the_whole_image(varied_inputs)
             expected_digit, expected_strokes = reference_ink_crop(ink, mask)
             assert same_bytes(digit, expected_digit) and same_bytes(strokes, expected_strokes)
             assert stroke_width(strokes) == stroke_width(mask)
+
+
+def circled(digit: np.ndarray, axes=(125, 130)) -> np.ndarray:
+    """The digit drawn in the middle of a 280 px canvas, a ring drawn round it; dark on white."""
+    ink = np.zeros((280, 280), np.float32)
+    ink[70:210, 70:210] = cv2.resize(digit, (140, 140)) / 255
+    cv2.ellipse(ink, (140, 140), axes, 0, 0, 360, 1.0, 8)
+    return (255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8)
+
+
+def test_a_circled_digit_is_read_without_its_ring(classifier, mnist):
+    digits, labels = mnist["x_test"][:60], mnist["y_test"][:60]
+    read = [p.digit for p in classifier.predict_batch([circled(d) for d in digits])]
+    # The bundled model: 59 of 60; with the ring left in, 2 (read as a 0, or refused).
+    assert np.sum(np.equal(read, labels)) >= 55
+    seen = classifier.predict(circled(digits[0])).model_input
+    assert np.allclose(seen, to_mnist(255 - digits[0]), atol=0.35)  # the digit alone
+
+
+def test_a_ring_holding_no_digit_is_left_in():
+    """A dot in a 0, a smiley's eyes and mouth: not a circled digit."""
+    dotted = np.full((280, 280), 255, np.uint8)
+    cv2.ellipse(dotted, (140, 140), (80, 120), 0, 0, 360, 0, 14)
+    cv2.circle(dotted, (140, 140), 10, 0, -1)
+    smiley = np.full((280, 280), 255, np.uint8)
+    cv2.circle(smiley, (140, 140), 120, 0, 10)
+    for eye in (100, 180):
+        cv2.circle(smiley, (eye, 110), 12, 0, 6)
+    cv2.ellipse(smiley, (140, 160), (60, 40), 0, 20, 160, 0, 10)
+    for picture in (dotted, smiley):
+        ink = preprocess.cleaned_ink(picture)
+        labels, count, kept = preprocess.ink_components(ink)
+        box = cv2.boundingRect(preprocess.components_mask(labels, count, kept))
+        assert preprocess._circle_around(labels, kept, box) is None
