@@ -47,6 +47,10 @@ PAPER_MIN_REACH = 7
 # of the picture...
 PAGE_AREA = (0.1, 0.9)
 PAGE_SOLIDITY = 0.85
+# ...and filling this share of the smallest rectangle round it: a sheet is a rectangle, or a
+# trapezoid in perspective (0.9 when one side is 80% of the other); an ellipse fills 0.79, and
+# a fat 8 on a black canvas, as bright and solid as a page, less...
+PAGE_RECTANGULARITY = 0.85
 # ...at least this share of the picture's shorter side across (a bold 1 on a black canvas is
 # a bright four-sided shape too, but a pen's width across)...
 PAGE_MIN_WIDTH = 0.3
@@ -143,6 +147,7 @@ def on_its_page(grey: np.ndarray) -> np.ndarray | None:
     if not (
         PAGE_AREA[0] <= area / page.size <= PAGE_AREA[1]
         and min(sides) >= PAGE_MIN_WIDTH * min(page.shape)
+        and area >= PAGE_RECTANGULARITY * sides[0] * sides[1]
         and int(region.sum()) >= PAGE_SOLIDITY * area
         and float(frame.mean()) <= PAGE_FRAME_SHARE
         and len(corners) == 4

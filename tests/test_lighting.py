@@ -4,6 +4,8 @@ digit: the desk is painted paper and the paper's light made even before anything
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -121,3 +123,11 @@ def test_bold_strokes_on_a_dark_canvas_are_not_taken_for_a_page(mnist, backgroun
         )
         tone = canvas[..., 3] if background == "transparent" else canvas[..., 0]
         assert np.array_equal(ink_map(canvas), tone.astype(np.float32) * np.float32(1 / 255))
+
+
+def test_a_fat_8_on_a_black_canvas_is_not_taken_for_a_page(classifier):
+    """Bright, solid, four-cornered at a coarse look and wide: only its outline, an ellipse's
+    rather than a rectangle's, tells it from a sheet on a desk (taken for one, it read as 4)."""
+    grey = cv2.imread(str(Path(__file__).parent / "data" / "fat_eight_on_black.png"), 0)
+    assert np.array_equal(ink_map(grey), grey.astype(np.float32) * np.float32(1 / 255))
+    assert classifier.predict(grey).digit == 8
