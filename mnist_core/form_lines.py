@@ -172,7 +172,7 @@ def is_ruled(lines: list, stripped: np.ndarray) -> bool:
     stroke found as several lines side by side is one line, not two."""
     _, _, width, height = _digit_box(stripped)
     shape = stripped.shape
-    if max(width / shape[1], height / shape[0]) < MIN_DIGIT_SHARE:
+    if not _digit_sized(width, height, shape):
         return False  # the lines took most of the ink: they were the digit's strokes
     for orientation in (True, False):
         across = shape[0] if orientation else shape[1]
@@ -188,6 +188,11 @@ def is_ruled(lines: list, stripped: np.ndarray) -> bool:
                 if apart >= BORDER_BAND * across and apart >= 3 * (thickness + other_thickness):
                     return True
     return False
+
+
+def _digit_sized(width: int, height: int, shape) -> bool:
+    """Is ink ``width`` x ``height`` px, left once lines are out, still a digit's size?"""
+    return max(width / shape[1], height / shape[0]) >= MIN_DIGIT_SHARE
 
 
 def _digit_box(ink: np.ndarray):
@@ -224,8 +229,8 @@ def _near_edge(segment, horizontal: bool, shape) -> bool:
 
 def without_ruling(ink: np.ndarray) -> np.ndarray:
     """``ink`` without its lines when they are surely printed (:func:`is_ruled`: a form's box,
-    a notebook's rules, a comb field's separators), else ``ink`` itself: how a written number
-    is cleaned, where a lone long line may be a digit's stroke."""
+    a notebook's rules, a comb field's separators), else ``ink`` itself: how one digit is
+    cleaned, where a lone long line may be a digit's stroke."""
     binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
     search = _search_copy(binary)
     rows, columns = _line_bands(binary, search)
@@ -239,6 +244,21 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     return stripped if is_ruled(lines, stripped) else ink
 
 
+def without_printed_lines(ink: np.ndarray) -> np.ndarray:
+    """``ink`` without its lines when they are surely printed (:func:`is_ruled`) or thinner
+    than the pen (:func:`without_thin_lines`: a form's box cut to a corner would be read as a
+    1 beside the digit), else ``ink`` itself: how a written number is cleaned. A 1 is drawn
+    with the number's pen, so it is never taken for a printed line. The lines are searched
+    for once for both tests."""
+    lines = printed_lines(ink)
+    if not lines:
+        return ink
+    stripped = without_lines(ink, lines)
+    if is_ruled(lines, stripped) or _thinner_than_the_pen(lines, stripped):
+        return stripped
+    return ink
+
+
 def without_thin_lines(ink: np.ndarray) -> np.ndarray | None:
     """``ink`` without the lines :func:`printed_lines` finds, when every one of them is thinner
     than the pen that wrote what is left (THIN_LINE_SHARE) and what is left is still a
@@ -249,13 +269,17 @@ def without_thin_lines(ink: np.ndarray) -> np.ndarray | None:
     if not lines:
         return None
     stripped = without_lines(ink, lines)
+    return stripped if _thinner_than_the_pen(lines, stripped) else None
+
+
+def _thinner_than_the_pen(lines: list, stripped: np.ndarray) -> bool:
+    """Is every one of ``lines`` thinner than the pen that wrote ``stripped`` (the ink left
+    without them), and is that still a digit's size?"""
     _, _, width, height = _digit_box(stripped)
-    if max(width / ink.shape[1], height / ink.shape[0]) < MIN_DIGIT_SHARE:
-        return None
+    if not _digit_sized(width, height, stripped.shape):
+        return False
     pen = pen_width(stripped)
-    if any(thickness > THIN_LINE_SHARE * pen for _, _, thickness in lines):
-        return None
-    return stripped
+    return all(thickness <= THIN_LINE_SHARE * pen for _, _, thickness in lines)
 
 
 def pen_width(ink: np.ndarray) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import PreprocessConfig, SegmentationConfig, StripConfig
 from .decode import decode
-from .form_lines import without_ruling, without_thin_lines
+from .form_lines import without_printed_lines
 from .preprocess import (
     PREPROCESS,
     clean_ink,
@@ -57,7 +57,7 @@ def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None
     ink = clean_ink(ink_map(decoded), config)
     if ink is None:
         return None
-    ink = _without_printed_lines(ink)
+    ink = without_printed_lines(ink)
     # Digits of one number differ in ink (a fat 8 beside a thin 1): judge specks by their
     # shape (is_speck, when cutting), and by area only against a much lower bar than for
     # one digit.
@@ -65,17 +65,6 @@ def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None
     if not kept:
         return None
     return NumberInk(ink, labels, count, kept, decoded.shape[1] / ink.shape[1])
-
-
-def _without_printed_lines(ink: np.ndarray) -> np.ndarray:
-    """``ink`` without the lines that are surely printed (:func:`without_ruling`), else
-    without those thinner than the pen (:func:`without_thin_lines`: a form's box cut to a
-    corner would be read as a 1 beside the digit), else as it is. A 1 is drawn with the
-    number's pen, so it is never taken for a printed line."""
-    stripped = without_ruling(ink)
-    if stripped is ink:
-        stripped = without_thin_lines(ink)
-    return ink if stripped is None else stripped
 
 
 def segment_number(
