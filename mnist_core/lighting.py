@@ -81,11 +81,8 @@ def evenly_lit(grey: np.ndarray) -> np.ndarray:
     """``grey`` (float32 (H, W) in [0, 1]) with the paper's light made even: paper 1.0 under
     dark ink, 0.0 under light ink (chalk on a board), the ink's contrast to it kept."""
     height, width = grey.shape
-    scale = min(1.0, PAPER_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-    small8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
-    window = max(3, int(max(size) * WINDOW_SHARE) | 1)
+    small, small8, scale = _small_copy(grey)
+    window = max(3, int(max(small.shape) * WINDOW_SHARE) | 1)
     paper8 = cv2.medianBlur(small8, window)
     deviation = small8.astype(np.int16) - paper8
     # Ink stands out from the paper around it the one way: darker on paper, lighter on a board.
@@ -101,6 +98,19 @@ def evenly_lit(grey: np.ndarray) -> np.ndarray:
     flat = (grey if dark_ink else 1.0 - grey) / light
     np.clip(flat, 0.0, 1.0, out=flat)
     return flat if dark_ink else 1.0 - flat
+
+
+def _small_copy(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """``grey`` (float32 in [0, 1], or uint8 tones) at most PAPER_SIDE pixels on its longer
+    side, as it is and in uint8 levels, and the scale it was shrunk by (1.0: not shrunk):
+    where a page's light and outline are looked at."""
+    height, width = grey.shape
+    scale = min(1.0, PAPER_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+    if small.dtype == np.uint8:
+        return small, small, scale
+    return small, np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8), scale
 
 
 def may_show_a_desk(histogram: np.ndarray, frame_level: float) -> bool:
@@ -123,13 +133,7 @@ def on_its_page(grey: np.ndarray) -> np.ndarray | None:
     of paper in it painted the paper's tone, or None when it shows no sheet lying on a
     darker desk."""
     height, width = grey.shape
-    scale = min(1.0, PAPER_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-    if small.dtype == np.uint8:
-        small8 = small
-    else:
-        small8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    small, small8, scale = _small_copy(grey)
     _, bright = cv2.threshold(small8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if count <= 1:

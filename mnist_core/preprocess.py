@@ -147,12 +147,8 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
             histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
             if not is_photo_sized(tone.shape) or has_flat_background(histogram):
                 page = None
-                if (
-                    not drawn
-                    and is_photo_sized(tone.shape)
-                    and may_show_a_desk(histogram, 255 * _median_of_unit(_frame(tone)))
-                ):
-                    page = on_its_page(tone)  # a dark desk can be flat too
+                if is_photo_sized(tone.shape):  # a dark desk can be flat too
+                    page = _page_on_a_desk(tone, histogram, _median_of_unit, drawn)
                 if page is None:
                     # A canvas or a clean scan: no resize, so the map is a table of its uint8
                     # tones, and the background is judged on their own histogram (the table
@@ -178,14 +174,21 @@ def _photo_evenly_lit(grey: np.ndarray, on_page: bool, drawn: bool) -> np.ndarra
     background (a canvas, a clean scan)."""
     if not on_page:
         histogram = _levels_histogram(grey)
-        frame_level = 255 * _median(_frame(grey))
-        page = None
-        if not drawn and may_show_a_desk(histogram, frame_level):
-            page = on_its_page(grey)
+        page = _page_on_a_desk(grey, histogram, _median, drawn)
         if page is None:
             return grey if has_flat_background(histogram) else evenly_lit(grey)
         grey = page
     return evenly_lit(grey)
+
+
+def _page_on_a_desk(picture: np.ndarray, histogram, median_of, drawn: bool):
+    """``picture`` with the desk around the page lying on it painted paper
+    (:func:`mnist_core.lighting.on_its_page`), or None: when it is a transparent canvas'
+    strokes (``drawn``), when its 256-level ``histogram`` and its frame's median (taken with
+    ``median_of``, in [0, 1]) say no desk can show, or when no page is found."""
+    if drawn or not may_show_a_desk(histogram, 255 * median_of(_frame(picture))):
+        return None
+    return on_its_page(picture)
 
 
 def _light_background(grey: np.ndarray) -> bool:
