@@ -51,12 +51,18 @@ PAGE_SOLIDITY = 0.85
 # trapezoid in perspective (0.9 when one side is 80% of the other); an ellipse fills 0.79, and
 # a fat 8 on a black canvas, as bright and solid as a page, less...
 PAGE_RECTANGULARITY = 0.85
+# ...its four corners' quadrilateral covering this share of its outline: a sheet's sides are
+# straight (our desk photos: 0.955-0.98); a fat 8's rounded outline can fill its rectangle as
+# well as a sheet in perspective does, but its corners hold 0.77 of it...
+PAGE_STRAIGHTNESS = 0.9
 # ...at least this share of the picture's shorter side across (a bold 1 on a black canvas is
 # a bright four-sided shape too, but a pen's width across)...
 PAGE_MIN_WIDTH = 0.3
-# ...reaching at most this share of the picture's frame (the desk lies around it; the lit
-# part of a page half in shadow reaches most of the frame)...
+# ...reaching at most this share of the picture's frame and at most two of its sides (the desk
+# lies around it, at least above and below or on either side; the lit part of a page half in
+# shadow reaches most of the frame, or a whole side and the two beside it)...
 PAGE_FRAME_SHARE = 0.35
+PAGE_MAX_SIDES = 2
 # ...with the desk around it at most this share of the page's brightness (a shadow darkens
 # paper by 30-60%, and is not all round the lit part).
 DESK_SHARE = 0.6
@@ -145,7 +151,8 @@ def on_its_page(grey: np.ndarray) -> np.ndarray | None:
     page = np.zeros_like(region)
     cv2.fillConvexPoly(page, hull, 1)
     area = int(page.sum())
-    frame = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
+    edges = (page[0], page[-1], page[:, 0], page[:, -1])
+    frame = np.concatenate(edges)
     corners = cv2.approxPolyDP(hull, 0.04 * cv2.arcLength(hull, True), True)
     _, sides, _ = cv2.minAreaRect(hull)
     if not (
@@ -154,7 +161,9 @@ def on_its_page(grey: np.ndarray) -> np.ndarray | None:
         and area >= PAGE_RECTANGULARITY * sides[0] * sides[1]
         and int(region.sum()) >= PAGE_SOLIDITY * area
         and float(frame.mean()) <= PAGE_FRAME_SHARE
+        and sum(int(edge.any()) for edge in edges) <= PAGE_MAX_SIDES
         and len(corners) == 4
+        and cv2.contourArea(corners) >= PAGE_STRAIGHTNESS * cv2.contourArea(hull)
         and np.median(small8[page == 0]) <= DESK_SHARE * np.median(small8[page > 0])
     ):
         return None

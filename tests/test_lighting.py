@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import preprocess, renderings
+from mnist_core import lighting, preprocess, renderings
 from mnist_core.lighting import evenly_lit
 from mnist_core.preprocess import ink_map, to_mnist
+
+DATA = Path(__file__).parent / "data"
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -128,6 +130,25 @@ def test_bold_strokes_on_a_dark_canvas_are_not_taken_for_a_page(mnist, backgroun
 def test_a_fat_8_on_a_black_canvas_is_not_taken_for_a_page(classifier):
     """Bright, solid, four-cornered at a coarse look and wide: only its outline, an ellipse's
     rather than a rectangle's, tells it from a sheet on a desk (taken for one, it read as 4)."""
-    grey = cv2.imread(str(Path(__file__).parent / "data" / "fat_eight_on_black.png"), 0)
+    grey = cv2.imread(str(DATA / "fat_eight_on_black.png"), 0)
     assert np.array_equal(ink_map(grey), grey.astype(np.float32) * np.float32(1 / 255))
     assert classifier.predict(grey).digit == 8
+
+
+def test_a_rounded_8_that_fills_its_rectangle_is_not_taken_for_a_page(classifier):
+    """As rectangular as a sheet in perspective, but its sides are not straight: taken for a
+    page, its loops were the only ink left and it was refused as not a digit."""
+    grey = cv2.imread(str(DATA / "rounded_eight_on_black.png"), 0)
+    assert lighting.on_its_page(grey) is None
+    prediction = classifier.predict(grey)
+    assert (prediction.verdict, prediction.digit) == ("digit", 8)
+
+
+def test_the_lit_strip_of_a_page_in_shadow_is_not_taken_for_a_page(classifier):
+    """A page's lit strip along one side of a photo reaches three sides of the frame: no desk
+    lies around it. Taken for a page, the shadowed rest was painted over, the 3 in it with
+    it, and the shadow's edge read as a 1."""
+    photo = (DATA / "three_in_a_shadow.jpg").read_bytes()
+    grey = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert lighting.on_its_page(grey) is None
+    assert classifier.predict(photo).digit == 3
