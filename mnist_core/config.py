@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .precision import native_bfloat16
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -267,11 +269,21 @@ class TrainResources:
 
 @dataclass(frozen=True)
 class TrainPreset:
-    """A training run offered by name, with what it measured on this project's 2-core CPU."""
+    """A training run offered by name, with what it measured on this project's 2-core CPUs."""
 
     label: str  # the retrain page's button
-    summary: str  # how long, how good: from the run recorded in README's results table
+    accuracy: str  # how good: from the runs recorded in docs/model.md
     config: TrainConfig
+    # How long on 2 cores where the CPU computes in bfloat16 (AVX512-BF16: the bundled model's
+    # host), and where training falls back to float32 (AVX2 only): three to five times longer.
+    duration: str
+    duration_float32: str
+
+    @property
+    def summary(self) -> str:
+        """How long on this machine, and how good."""
+        fast = self.config.bfloat16 and native_bfloat16()
+        return f"{self.duration if fast else self.duration_float32}, {self.accuracy}"
 
     def overrides(self) -> dict:
         """The settings in which this preset differs from the defaults."""
@@ -284,14 +296,19 @@ class TrainPreset:
 
 
 TRAIN_PRESETS = {
-    # One pass over everything, with twice the not-digits: a first model inside a minute that
+    # One pass over everything, with twice the not-digits: a first model in a minute or three that
     # already reads digits and refuses letters well (seeds 1 and 2: 99.23/99.21% on MNIST
     # test, 93.6/94.1% of held-out not-digits refused; with 6,000 not-digits, 83-91%).
-    # Summaries: docs/model.md (2 cores idle, a fresh cache).
+    # Durations: docs/model.md (2 cores idle, a fresh cache; Full in float32 with benchmarks
+    # beside it).
     "quick": TrainPreset(
-        "Quick", "about 1 min, ~99.2% on MNIST test", TrainConfig(epochs=1, not_digits=12_000)
+        "Quick",
+        "~99.2% on MNIST test",
+        TrainConfig(epochs=1, not_digits=12_000),
+        "about 1 min",
+        "about 3 min",
     ),
-    "full": TrainPreset("Full", "about 8 min, ~99.5% on MNIST test", TrainConfig()),
+    "full": TrainPreset("Full", "~99.5% on MNIST test", TrainConfig(), "about 8 min", "30-45 min"),
 }
 
 

@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from mnist_core import config
 from mnist_core.architectures import build_model
+from mnist_core.config import TRAIN_PRESETS
 from mnist_core.precision import built_under, compute_policy, float32_twin, native_bfloat16
 
 
@@ -41,3 +43,14 @@ def test_the_float32_twin_holds_the_same_weights_and_reads_alike():
     np.testing.assert_allclose(twin(digits), mixed(digits), atol=0.02)
     plain = build_model("compact", 11)
     assert float32_twin(plain, lambda: build_model("compact", 11)) is plain
+
+
+def test_a_preset_states_the_time_it_takes_on_this_cpu(monkeypatch):
+    """Without bfloat16 arithmetic a run trains in float32, three to five times longer: the
+    retrain page must not promise the bfloat16 host's minute."""
+    quick = TRAIN_PRESETS["quick"]
+    monkeypatch.setattr(config, "native_bfloat16", lambda: True)
+    assert quick.summary == "about 1 min, ~99.2% on MNIST test"
+    monkeypatch.setattr(config, "native_bfloat16", lambda: False)
+    assert quick.summary == "about 3 min, ~99.2% on MNIST test"
+    assert TRAIN_PRESETS["full"].summary.startswith("30-45 min")
