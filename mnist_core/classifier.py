@@ -18,7 +18,7 @@ from .form_lines import without_ruling, without_thin_lines
 from .number_reader import NumberReader
 from .number_reading import NumberReading, read_number
 from .prediction import Prediction, no_digit
-from .preprocess import clean_ink_to_mnist, cleaned_ink
+from .preprocess import clean_ink_to_mnist, cleaned_ink, fitted_digits
 from .runtime import OnnxNetwork, exported_path
 
 # What the app serves: the export of models/mnist_cnn.keras (mnist_core.export).
@@ -130,10 +130,16 @@ class DigitClassifier:
         InvalidImageError
             When ``image`` cannot be read; the message is meant for the user.
         """
-        digit = model_input(image)
+        digit, underlined = model_inputs(image)
         if digit is None:
             return no_digit()
-        reading = _reading(self.scores(digit[None])[0], digit, self.verdicts)
+        if underlined is None:
+            reading = _reading(self.scores(digit[None])[0], digit, self.verdicts)
+        else:
+            first, second = self.scores(np.stack([digit, underlined]))
+            reading = _surer(
+                _reading(first, digit, self.verdicts), _reading(second, underlined, self.verdicts)
+            )
         if reading.verdict == "not_a_digit":
             return self._second_looks([image], [reading])[0]
         return reading
@@ -150,15 +156,23 @@ class DigitClassifier:
         with ThreadPoolExecutor(max_workers=1) as model_thread:
             chunks = []
             for start in range(0, len(images), BATCH_CHUNK):
-                digits = [model_input(image) for image in images[start : start + BATCH_CHUNK]]
-                present = [index for index, digit in enumerate(digits) if digit is not None]
+                inputs = [model_inputs(image) for image in images[start : start + BATCH_CHUNK]]
+                present = [index for index, (digit, _) in enumerate(inputs) if digit is not None]
+                underlined = [index for index in present if inputs[index][1] is not None]
                 if present:
-                    batch = np.stack([digits[index] for index in present])
-                    chunks.append((start, digits, present, model_thread.submit(self.scores, batch)))
-            for start, digits, present, pending in chunks:
+                    batch = np.stack(
+                        [inputs[index][0] for index in present]
+                        + [inputs[index][1] for index in underlined]
+                    )
+                    pending = model_thread.submit(self.scores, batch)
+                    chunks.append((start, inputs, present, underlined, pending))
+            for start, inputs, present, underlined, pending in chunks:
                 scores = pending.result()
                 for row, index in enumerate(present):
-                    results[start + index] = _reading(scores[row], digits[index], self.verdicts)
+                    results[start + index] = _reading(scores[row], inputs[index][0], self.verdicts)
+                for row, index in enumerate(underlined, start=len(present)):
+                    second = _reading(scores[row], inputs[index][1], self.verdicts)
+                    results[start + index] = _surer(results[start + index], second)
         refusals = [i for i, result in enumerate(results) if result.verdict == "not_a_digit"]
         looked = self._second_looks([images[i] for i in refusals], [results[i] for i in refusals])
         for index, reading in zip(refusals, looked, strict=True):
@@ -193,21 +207,32 @@ class DigitClassifier:
         return read_number(image, self.probabilities, self.reader, self.reading)
 
 
-def model_input(image):
-    """``image`` -> the 28x28 digit the model reads, or None when it holds none: the digit
-    without the lines it holds when they are surely printed (a form's box, a notebook's
-    rules: :func:`mnist_core.form_lines.without_ruling`), else the digit as it is. A lone
-    long line is left in: it may be a 7's bar, and taking it out of refused pictures let
-    ~1% more held-out letters through as digits."""
+def model_inputs(image):
+    """``image`` -> the 28x28 digit the model reads, or None when it holds none, and the same
+    digit with the line under it left in when one was taken out (else None;
+    :func:`mnist_core.preprocess.fitted_digits`). The digit is read without the lines it holds
+    when they are surely printed (a form's box, a notebook's rules:
+    :func:`mnist_core.form_lines.without_ruling`), else as it is. A lone long line is left in:
+    it may be a 7's bar, and taking it out of refused pictures let ~1% more held-out letters
+    through as digits."""
     ink = cleaned_ink(image)
     if ink is None:
-        return None
-    digit = clean_ink_to_mnist(ink)
-    if digit is None:
-        return None
+        return None, None
+    digit, underlined = fitted_digits(ink)
+    if digit is None:  # what the line was under is a speck: the line is the drawing
+        return underlined, None
     without = without_ruling(ink)
     stripped = None if without is ink else clean_ink_to_mnist(without)
-    return digit if stripped is None else stripped
+    return (digit, underlined) if stripped is None else (stripped, None)
+
+
+def _surer(first: Prediction, second: Prediction) -> Prediction:
+    """Of two readings of one picture, the one that is a digit, or of two digits the more
+    confident (``first`` when equal). Underlined, a 0 or 7 is read as a 2 and a 4 as a 1; a 2
+    whose base is a stroke apart is read as a 7 without it: each surer the right way."""
+    if (first.verdict == "digit") != (second.verdict == "digit"):
+        return first if first.verdict == "digit" else second
+    return second if second.confidence > first.confidence else first
 
 
 def second_look(image):

@@ -69,24 +69,38 @@ def ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 def clean_ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     """The last steps of :func:`to_mnist`: a cleaned ink map (:func:`clean_ink`) -> 28x28
     digit, or None when only specks are left."""
+    return fitted_digits(ink, config)[0]
+
+
+def fitted_digits(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
+    """:func:`clean_ink_to_mnist` and, when a line under the digit was taken out, the digit
+    with it left in (else None): a 2 whose base was drawn as a second stroke looks underlined,
+    and only the reader can tell it (:meth:`DigitClassifier.predict` reads both)."""
     # digit_mask then fit_to_mnist_frame, with the mask's box and stroke width found once.
     labels, count, kept = ink_components(ink, config)
     if not kept:
-        return None
+        return None, None
     mask = components_mask(labels, count, kept)
     box = cv2.boundingRect(mask)
     # A ring round the digit or a line under it: marks a reader looks past.
+    underlined = None
     mark = _circle_around(labels, kept, box)
     if mark is None:
         mark = _line_under(labels, kept, box)
+        if mark is not None:
+            underlined = _fitted(ink, mask, box, config)
     if mark is not None:
         kept = [label for label in kept if label != mark]
         mask = components_mask(labels, count, kept)
         box = cv2.boundingRect(mask)
+    return _fitted(ink, mask, box, config), underlined
+
+
+def _fitted(ink, mask, box, config: PreprocessConfig):
+    """The strokes in ``mask`` (its bounding ``box`` given) fitted to MNIST's frame, or None
+    when they are a speck."""
     width = _speck_or_stroke_width(mask, box, ink.shape, config)
-    if width is None:
-        return None
-    return _fit(ink, mask, box, width, config)
+    return None if width is None else _fit(ink, mask, box, width, config)
 
 
 # A ring drawn round a digit (an answer circled on a worksheet) is taken out when what it holds
@@ -135,12 +149,13 @@ def _circle_around(labels: np.ndarray, kept: list, box) -> int | None:
     return rings[0]
 
 
-# A line drawn under a digit (an answer underlined) is taken out when it is surely one: a
+# A line drawn under a digit (an answer underlined) is taken out when it looks like one: a
 # stroke apart, all of it below the others, straight (this many times longer than thick, and
 # filling this share of the rectangle round it), no steeper than this many degrees, and under
-# at least this share of the others' columns (a 2's base drawn apart starts under its curve's
-# end, not under all of it). Read with the line, an underlined 0 or 7 is taken for a 2 and a
-# 4 for a 1 (robustness_sweep "underlined": 63% read right).
+# at least this share of the others' columns (a 2's base drawn apart often starts under its
+# curve's end only). Read with the line, an underlined 0 or 7 is taken for a 2 and a 4 for a 1
+# (robustness_sweep "underlined": 63% read right). A 2's base drawn straight under all of it
+# passes every test, so the classifier reads both and keeps the surer (fitted_digits).
 UNDERLINE_MIN_LENGTH = 4.0
 UNDERLINE_MIN_FILL = 0.75
 UNDERLINE_MAX_SLOPE = 12.0

@@ -611,3 +611,18 @@ def test_lines_that_are_not_under_a_digit_are_left_in():
         assert len(kept) == 2
         box = cv2.boundingRect(preprocess.components_mask(labels, count, kept))
         assert preprocess._line_under(labels, kept, box) is None
+
+
+def test_a_2_with_a_straight_base_drawn_apart_is_read_as_2(classifier):
+    """Its base is under all of it, straight and apart, as an underline is: taken out, the
+    rest reads as a 7 (0.99 sure), so the classifier reads the picture both ways and keeps the
+    surer reading (a 2, 1.0 sure)."""
+    two = np.full((280, 280), 255, np.uint8)
+    curve = np.array([[80, 90], [100, 60], [140, 50], [180, 60], [195, 95], [180, 130], [70, 210]])
+    cv2.polylines(two, [curve.astype(np.int32)], False, 0, 14)
+    cv2.line(two, (70, 232), (210, 232), 0, 14)
+    digit, underlined = preprocess.fitted_digits(preprocess.cleaned_ink(two))
+    assert digit is not None and underlined is not None  # the base was taken for an underline
+    assert classifier.predict(two).digit == 2
+    assert [p.digit for p in classifier.predict_batch([two, two])] == [2, 2]
+    assert np.array_equal(classifier.predict(two).model_input, underlined)
