@@ -203,9 +203,10 @@ def training_form() -> None:
         captions=[preset_caption(name) for name in choices],
         key="retrain_preset",
     )
+    first = TRAIN_PRESETS[choices[0]]
     st.caption(
-        f"New to training? Start with {TRAIN_PRESETS[choices[0]].label}: it shows the whole "
-        "process in about a minute, live curves included, and its model is used only once you "
+        f"New to training? Start with {first.label}: it shows the whole process in "
+        f"{first.duration_here}, live curves included, and its model is used only once you "
         "make it active."
     )
     with st.form("retrain_form"):

@@ -280,10 +280,15 @@ class TrainPreset:
     duration_float32: str
 
     @property
+    def duration_here(self) -> str:
+        """How long it takes on this machine."""
+        fast = self.config.bfloat16 and native_bfloat16()
+        return self.duration if fast else self.duration_float32
+
+    @property
     def summary(self) -> str:
         """How long on this machine, and how good."""
-        fast = self.config.bfloat16 and native_bfloat16()
-        return f"{self.duration if fast else self.duration_float32}, {self.accuracy}"
+        return f"{self.duration_here}, {self.accuracy}"
 
     def overrides(self) -> dict:
         """The settings in which this preset differs from the defaults."""

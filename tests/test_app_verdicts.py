@@ -126,6 +126,10 @@ def test_the_presets_are_offered_by_name_with_their_summaries():
         "Custom",
     ]
     assert chooser.value == next(iter(TRAIN_PRESETS))
+    # The advice to start with Quick gives the time it takes here, as its button does.
+    quick = TRAIN_PRESETS["quick"]
+    advice = [c.value for c in app.caption if c.value.startswith("New to training?")]
+    assert advice == [advice[0]] and f"process in {quick.duration_here}," in advice[0]
     # The raw settings wait under Custom; starting needs one press.
     assert not [field for field in app.number_input if field.key == "retrain_epochs"]
     assert app.button(key=START) is not None
