@@ -311,7 +311,7 @@ TRAIN_PRESETS = {
         "~99.2% on MNIST test",
         TrainConfig(epochs=1, not_digits=12_000),
         "about 1 min",
-        "about 3 min",
+        "about 4 min",
     ),
     "full": TrainPreset("Full", "~99.5% on MNIST test", TrainConfig(), "about 8 min", "30-45 min"),
 }
