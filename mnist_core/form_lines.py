@@ -7,12 +7,13 @@ digit. :func:`printed_lines` finds the straight lines that run across most of th
 and :func:`without_lines` takes them out, mending the strokes that crossed them.
 
 A digit can hold a straight stroke as long as its picture (a tightly cropped 7's bar, 1's
-stem), so only lines that are surely printed are taken out (:func:`is_ruled`: parallel,
-apart, longer than the digit), for one digit and for a number. Lines that are not surely
-printed (a box cut to two sides meeting at a corner, or to its two sides along a digit
-written as tall as the box) are taken out only for a second look at a picture the model
-refused (:func:`without_thin_lines`), and only when they are thinner than the pen that wrote
-what is left: a printed line is, and a letter's stem is as thick as the rest of the letter.
+stem), so only lines that are surely printed are taken out: two parallel lines apart, longer
+than the digit (:func:`is_ruled`), for one digit and for a number; for one digit also lines
+thinner than the pen that wrote the rest and joined to none of its strokes (a box cut to a
+corner or to one side, the digit clear of it: :func:`without_ruling`). Thin lines a stroke
+touches (a digit written over its box's side) are taken out only for a second look at a
+picture the model refused (:func:`without_thin_lines`): a printed line is thinner than the
+pen, and a letter's stem is as thick as the rest of the letter.
 """
 
 from __future__ import annotations
@@ -70,19 +71,22 @@ def _printed_lines(binary: np.ndarray, search) -> list:
     ]
 
 
-# A line at most MAX_TILT_DEGREES off the axis and MIN_SPAN of the picture long reaches at
-# least this share of the picture along the axis.
+# A line at most MAX_TILT_DEGREES off the axis and MIN_SPAN (away from the edges,
+# CROSSING_SPAN) of the picture long reaches at least this share of the picture along the axis.
 _SHORTEST_EXTENT = MIN_SPAN * float(np.cos(np.radians(MAX_TILT_DEGREES)))
+_CROSSING_EXTENT = CROSSING_SPAN * float(np.cos(np.radians(MAX_TILT_DEGREES)))
 
 
 def _line_bands(binary: np.ndarray, search) -> tuple[np.ndarray, np.ndarray]:
     """The rows and the columns about which a line :func:`_is_printed` counts could run, each
     empty when none can. Such a line lies within a band just wide enough to hold it tilted
-    MAX_TILT_DEGREES (:func:`_band_width`), and along _SHORTEST_EXTENT of the picture with no
-    gap longer than the line search bridges: the ink dilated across by the band and along by
-    the gap, then eroded along by that extent, keeps the band's middle. Judged on the copy
-    the line search uses (:func:`_search_copy`), with a pixel to spare each way; dilation and
-    the copy only lengthen runs, so no line is ever missed."""
+    MAX_TILT_DEGREES (:func:`_band_width`), and along _SHORTEST_EXTENT of the picture (away
+    from its edges, _CROSSING_EXTENT: a digit's long stroke down a canvas' middle is not
+    searched) with no gap longer than the line search bridges: the ink dilated across by
+    the band and along by the gap, then eroded along by that extent, keeps the band's
+    middle. Judged on the copy the line search uses (:func:`_search_copy`), with a band's
+    width and a pixel to spare each way; dilation and the copy only lengthen runs, so no
+    line is ever missed."""
     _, _, width, height = cv2.boundingRect(binary)
     copy, factor = search
     bands = []
@@ -97,7 +101,15 @@ def _line_bands(binary: np.ndarray, search) -> tuple[np.ndarray, np.ndarray]:
         covered = cv2.dilate(lines_along, np.ones((across, bridge), np.uint8))
         reach = np.ones((1, max(1, int(_SHORTEST_EXTENT * length) - 2)), np.uint8)
         runs = cv2.erode(covered, reach, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        bands.append(np.flatnonzero(runs.any(axis=1)) * factor)
+        found = np.flatnonzero(runs.any(axis=1))
+        edge = BORDER_BAND * len(lines_along) + across + 1
+        inside = (found > edge) & (found < len(lines_along) - 1 - edge)
+        if inside.any():
+            crossing = np.ones((1, max(1, int(_CROSSING_EXTENT * length) - 2)), np.uint8)
+            rows = found[inside]
+            runs = cv2.erode(covered[rows], crossing, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            found = np.concatenate([found[~inside], rows[runs.any(axis=1)]])
+        bands.append(np.sort(found) * factor)
     return bands[0], bands[1]
 
 
@@ -116,11 +128,6 @@ def _search_copy(binary: np.ndarray) -> tuple[np.ndarray, int]:
 def _band_width(length: int) -> int:
     """How far across itself a line ``length`` pixels long, tilted MAX_TILT_DEGREES, runs."""
     return int(np.ceil(length * np.tan(np.radians(MAX_TILT_DEGREES)))) + 3
-
-
-def _far_apart(bands: np.ndarray, across: int, length: int) -> bool:
-    """Could two lines about these rows (columns) be as far apart as :func:`is_ruled` asks?"""
-    return bands.size > 0 and bands[-1] - bands[0] >= BORDER_BAND * across - _band_width(length)
 
 
 def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
@@ -228,20 +235,43 @@ def _near_edge(segment, horizontal: bool, shape) -> bool:
 
 
 def without_ruling(ink: np.ndarray) -> np.ndarray:
-    """``ink`` without its lines when they are surely printed (:func:`is_ruled`: a form's box,
-    a notebook's rules, a comb field's separators), else ``ink`` itself: how one digit is
-    cleaned, where a lone long line may be a digit's stroke."""
+    """``ink`` without its lines when they are surely printed, else ``ink`` itself: how one
+    digit is cleaned, where a lone long line may be a digit's stroke. Surely printed are lines
+    :func:`is_ruled` (a form's box, a notebook's rules, a comb field's separators), and lines
+    each thinner than the pen that touch no stroke (:func:`_clear_of_the_strokes`: a box cut
+    to a corner or to one side, the digit inside it). A tightly cropped digit's bar or stem
+    may measure thinner than its other strokes (a pen held at an angle, a binarised scan) but
+    is joined to them."""
     binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
     search = _search_copy(binary)
     rows, columns = _line_bands(binary, search)
-    height, width = binary.shape
-    if not (_far_apart(rows, height, width) or _far_apart(columns, width, height)):
-        return ink  # not two lines far enough apart to be ruled (a canvas' usual case)
+    if not (rows.size or columns.size):
+        return ink  # no band could hold a long line (a canvas' usual case)
     lines = _printed_lines(binary, search)
     if not lines:
         return ink
     stripped = without_lines(ink, lines)
-    return stripped if is_ruled(lines, stripped) else ink
+    if is_ruled(lines, stripped):
+        return stripped
+    if _thinner_than_the_pen(lines, stripped) and _clear_of_the_strokes(binary, lines):
+        return stripped
+    return ink
+
+
+# How far (px) beyond a line's own thickness a stroke counts as touching it.
+TOUCH_MARGIN = 3
+
+
+def _clear_of_the_strokes(binary: np.ndarray, lines: list) -> bool:
+    """Does every piece of ink that reaches into ``lines`` lie within them, so that no
+    stroke is joined to a line?"""
+    count, labels = cv2.connectedComponents(binary, connectivity=8)
+    bands = np.zeros(binary.shape, np.uint8)
+    for segment, _, thickness in lines:
+        cv2.line(bands, segment[:2], segment[2:], 1, thickness + 2 * TOUCH_MARGIN)
+    touching = np.unique(labels[(bands > 0) & (binary > 0)])
+    touching = touching[touching > 0]
+    return not np.any(np.isin(labels, touching) & (bands == 0))
 
 
 def without_printed_lines(ink: np.ndarray) -> np.ndarray:
