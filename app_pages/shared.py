@@ -14,14 +14,16 @@ import numpy as np
 import streamlit as st
 
 from mnist_core import DigitClassifier, Prediction, legacy, serving
-from mnist_core.config import ADMIN_PASSWORD
+from mnist_core.config import ADMIN_PASSWORD, VerdictConfig
 from mnist_core.corrections import CorrectionStore
 from mnist_core.database import UNAVAILABLE
 from mnist_core.explain import occlusion_map, overlay
 from mnist_core.jobs import TrainingJobs
 from mnist_core.registry import BUNDLED_ID, ModelRegistry
 
-UNSURE_BELOW = 0.6  # under this top probability we show the two best guesses, not one answer
+# Under this top probability we show the two best guesses, not one answer (the core's setting:
+# the reader looks twice at such a picture).
+UNSURE_BELOW = VerdictConfig().unsure_below
 NOT_A_DIGIT = "not_a_digit"  # Prediction.verdict of ink that is not one digit
 NOT_A_DIGIT_MESSAGE = "That does not look like a digit"
 MODEL_INPUT_CAPTION = "What the model saw (28x28)"

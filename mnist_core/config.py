@@ -153,13 +153,16 @@ class StripConfig:
 
 @dataclass(frozen=True)
 class VerdictConfig:
-    """When a reading is "not a digit" rather than the most probable digit."""
+    """When a reading is "not a digit" rather than the most probable digit, and when unsure."""
 
     # The calibrated probability of "not a digit" must reach this. A real digit refused is
     # worse than a doodle read as an unsure digit, so the bar is high: on our held-out
     # not-digit drawings 0.9 still refuses 96% (argmax: 98.6%) while held-out training
     # digits drawn hard on a canvas are refused 0.4% of the time (argmax: 1.0%).
     not_digit_threshold: float = 0.9
+    # Under this calibrated probability a digit's reading is unsure: the app shows the two
+    # best guesses, and the reader takes a second look without thin straight lines.
+    unsure_below: float = 0.6
 
 
 @dataclass(frozen=True)

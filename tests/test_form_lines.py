@@ -3,6 +3,8 @@ are taken out (mnist_core.form_lines), and nothing else a user hands the app cha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from mnist_core.negatives import not_digit_canvas
 from mnist_core.number_reading import read_photo
 from mnist_core.prediction import Prediction
 from mnist_core.preprocess import cleaned_ink, to_mnist
+
+DATA = Path(__file__).parent / "data"
 
 
 def digits_read(classifier, images) -> list:
@@ -98,6 +102,22 @@ def test_thin_lines_clear_of_the_digit_are_taken_out_at_first_look():
     seven[0:4, :] = 1.0  # the bar, half the stem's width
     cv2.line(seven, (97, 2), (40, 99), 1.0, 8)
     assert form_lines.without_ruling(seven) is seven
+
+
+@pytest.mark.parametrize(
+    ("name", "digit"), [("one_in_a_box_it_touches.png", 1), ("six_in_a_box_it_touches.png", 6)]
+)
+def test_an_unsure_reading_gets_a_second_look_without_the_box(classifier, monkeypatch, name, digit):
+    """A box's side the digit touches stays in at first look (a tight crop's bar touches its
+    stem too), and the reading is unsure; the second look, without it, reads the digit."""
+    scan = (DATA / name).read_bytes()
+    assert classifier.predict(scan).digit == digit
+    assert classifier.predict_batch([scan])[0].digit == digit
+    monkeypatch.setattr(
+        classifier_module.DigitClassifier, "_doubtful", lambda self, r: r.verdict == "not_a_digit"
+    )
+    first = classifier.predict(scan)
+    assert first.digit != digit and first.confidence < classifier.verdicts.unsure_below
 
 
 def test_photos_of_ruled_and_squared_paper_are_read_as_one_digit(classifier, sample):
