@@ -12,8 +12,8 @@ than the digit (:func:`is_ruled`), for one digit and for a number; for one digit
 thinner than the pen that wrote the rest and joined to none of its strokes (a box cut to a
 corner or to one side, the digit clear of it: :func:`without_ruling`). Thin lines a stroke
 touches (a digit written over its box's side) are taken out only for a second look at a
-picture the model refused (:func:`without_thin_lines`): a printed line is thinner than the
-pen, and a letter's stem is as thick as the rest of the letter.
+picture the model refused or read unsure (:func:`without_thin_lines`): a printed line is
+thinner than the pen, and a letter's stem is as thick as the rest of the letter.
 """
 
 from __future__ import annotations
@@ -54,10 +54,15 @@ def printed_lines(ink: np.ndarray) -> list:
     are none. Cheap when no band as narrow as a tilted line holds ink across MIN_SPAN of the
     picture (a canvas' usual case, even a digit drawn from top to bottom): the line search
     then has nothing to find."""
+    return _lines_in(ink)[1]
+
+
+def _lines_in(ink: np.ndarray) -> tuple[np.ndarray, list]:
+    """``ink``'s mask at LINE_LEVEL, and :func:`printed_lines`' lines in it."""
     binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
     search = _search_copy(binary)
     rows, columns = _line_bands(binary, search)
-    return _printed_lines(binary, search) if rows.size or columns.size else []
+    return binary, _printed_lines(binary, search) if rows.size or columns.size else []
 
 
 def _printed_lines(binary: np.ndarray, search) -> list:
@@ -242,12 +247,7 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     to a corner or to one side, the digit inside it). A tightly cropped digit's bar or stem
     may measure thinner than its other strokes (a pen held at an angle, a binarised scan) but
     is joined to them."""
-    binary = np.greater(ink, LINE_LEVEL).view(np.uint8)
-    search = _search_copy(binary)
-    rows, columns = _line_bands(binary, search)
-    if not (rows.size or columns.size):
-        return ink  # no band could hold a long line (a canvas' usual case)
-    lines = _printed_lines(binary, search)
+    binary, lines = _lines_in(ink)
     if not lines:
         return ink
     stripped = without_lines(ink, lines)
@@ -265,7 +265,7 @@ TOUCH_MARGIN = 3
 def _clear_of_the_strokes(binary: np.ndarray, lines: list) -> bool:
     """Does every piece of ink that reaches into ``lines`` lie within them, so that no
     stroke is joined to a line?"""
-    count, labels = cv2.connectedComponents(binary, connectivity=8)
+    _, labels = cv2.connectedComponents(binary, connectivity=8)
     bands = np.zeros(binary.shape, np.uint8)
     for segment, _, thickness in lines:
         cv2.line(bands, segment[:2], segment[2:], 1, thickness + 2 * TOUCH_MARGIN)
@@ -292,9 +292,9 @@ def without_printed_lines(ink: np.ndarray) -> np.ndarray:
 def without_thin_lines(ink: np.ndarray) -> np.ndarray | None:
     """``ink`` without the lines :func:`printed_lines` finds, when every one of them is thinner
     than the pen that wrote what is left (THIN_LINE_SHARE) and what is left is still a
-    digit's size; None otherwise. For a second look at a picture refused as not a digit: a
-    form's box cut to a corner, or a digit as tall as its box, is then read without the box,
-    a tall letter's stems stay where they are."""
+    digit's size; None otherwise. For a second look at a picture refused as not a digit or
+    read unsure: a digit written over its box's side is then read without the box, a tall
+    letter's stems stay where they are."""
     lines = printed_lines(ink)
     if not lines:
         return None
