@@ -73,27 +73,31 @@ def clean_ink_to_mnist(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
 
 
 def fitted_digits(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
-    """:func:`clean_ink_to_mnist` and, when a line under the digit was taken out, the digit
-    with it left in (else None): a 2 whose base was drawn as a second stroke looks underlined,
-    and only the reader can tell it (:meth:`DigitClassifier.predict` reads both)."""
+    """:func:`clean_ink_to_mnist` and, when a line under the digit or pieces of its
+    neighbours were taken out, the digit with them left in (else None): a 2 whose base was
+    drawn as a second stroke looks underlined, a 4's stem drawn apart may look like a piece of
+    a neighbour, and only the reader can tell (:meth:`DigitClassifier.predict` reads both)."""
     # digit_mask then fit_to_mnist_frame, with the mask's box and stroke width found once.
     labels, count, kept = ink_components(ink, config)
     if not kept:
         return None, None
     mask = components_mask(labels, count, kept)
     box = cv2.boundingRect(mask)
-    # A ring round the digit or a line under it: marks a reader looks past.
-    underlined = None
-    mark = _circle_around(labels, kept, box)
-    if mark is None:
-        mark = _line_under(labels, kept, box)
-        if mark is not None:
-            underlined = _fitted(ink, mask, box, config)
-    if mark is not None:
-        kept = [label for label in kept if label != mark]
+    # A ring round the digit, a line under it, or what a cut-out took of the digits beside
+    # it: marks a reader looks past.
+    with_marks = None
+    ring = _circle_around(labels, kept, box)
+    marks = [ring] if ring is not None else []
+    if not marks:
+        line = _line_under(labels, kept, box)
+        marks = [line] if line is not None else _neighbours_pieces(labels, kept, ink.shape)
+        if marks:
+            with_marks = _fitted(ink, mask, box, config)
+    if marks:
+        kept = [label for label in kept if label not in marks]
         mask = components_mask(labels, count, kept)
         box = cv2.boundingRect(mask)
-    return _fitted(ink, mask, box, config), underlined
+    return _fitted(ink, mask, box, config), with_marks
 
 
 def _fitted(ink, mask, box, config: PreprocessConfig):
@@ -190,6 +194,35 @@ def _line_under(labels: np.ndarray, kept: list, box) -> int | None:
     if np.count_nonzero(under) < UNDERLINE_MIN_SPAN * len(columns):
         return None
     return lowest
+
+
+# A piece of ink at the picture's left or right side is taken for part of a neighbouring digit,
+# cut by the crop, when it is at most this share of the digit's width.
+NEIGHBOUR_PIECE_SHARE = 0.5
+
+
+def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
+    """The strokes a cut-out took of the digits beside this one (a digit cut from a written
+    number or a form's row of boxes): each touches the picture's left or right side, lies
+    wholly beyond the largest stroke's columns towards it, and is at most
+    NEIGHBOUR_PIECE_SHARE of its width, the largest stroke reaching neither side (a digit
+    cut to its ink, as USPS and Semeion store them, reaches both). The network reads such
+    slivers as strokes and refuses half of such pictures as not one digit."""
+    if len(kept) < 2:
+        return []
+    boxes = {label: cv2.boundingRect(np.equal(labels, label).view(np.uint8)) for label in kept}
+    largest = max(kept, key=lambda label: boxes[label][2] * boxes[label][3])
+    left, _, width, _ = boxes[largest]
+    right = left + width
+    if left == 0 or right == shape[1]:
+        return []
+    pieces = []
+    for label in kept:
+        x, _, w, _ = boxes[label]
+        beside = (x == 0 and x + w <= left) or (x + w == shape[1] and x >= right)
+        if label != largest and beside and w <= NEIGHBOUR_PIECE_SHARE * width:
+            pieces.append(label)
+    return pieces
 
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:

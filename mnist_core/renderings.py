@@ -377,6 +377,29 @@ def boxed_form_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     return png_bytes((255 * (1 - ink)).astype(np.uint8))
 
 
+def cut_from_a_row(digit: np.ndarray, neighbours, rng: np.random.Generator) -> bytes:
+    """PNG bytes of a digit cut out of a written row (a number, a form's comb of boxes) with
+    the cut reaching 1-5 px (at MNIST's scale) into the digits beside it, ``neighbours``
+    (left, right): slivers of them at the picture's sides. Scanned at 2-4x, dark on white,
+    binarised half the time."""
+
+    def inked_columns(image):
+        columns = np.flatnonzero(image.max(axis=0) > 30)
+        return image[:, columns[0] : columns[-1] + 1]
+
+    left, middle, right = (inked_columns(image) for image in (neighbours[0], digit, neighbours[1]))
+    gap = int(rng.integers(2, 7))
+    space = np.zeros((digit.shape[0], gap), np.uint8)
+    row = np.concatenate([left, space, middle, space, right], axis=1)
+    start, reach = left.shape[1] + gap, gap + int(rng.integers(1, 6))
+    cut = row[:, max(0, start - reach) : start + middle.shape[1] + reach]
+    scale = float(rng.uniform(2, 4))
+    scanned = cv2.resize(cut, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        scanned = np.where(scanned > rng.uniform(80, 150), 255, 0).astype(np.uint8)
+    return as_paper_scan(scanned)
+
+
 def ruled_paper_photo(digit: np.ndarray, rng: np.random.Generator, size=(960, 720)) -> bytes:
     """JPEG bytes of a phone photo of the digit written on ruled paper (or, one time in three,
     squared paper): printed lines fainter and thinner than the pen across the whole picture,
