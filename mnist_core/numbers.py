@@ -30,6 +30,10 @@ from .preprocess import (
 
 STRIP = StripConfig()
 SEGMENTATION = SegmentationConfig()
+# A stroke at the picture's side at most this share of the ink's height wide may be a sliver
+# of a digit beside the cut-out (_neighbours_slivers); a digit's own 1 is as narrow, so
+# slivers must stand at both sides.
+SLIVER_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,36 @@ def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None
     # shape (is_speck, when cutting), and by area only against a much lower bar than for
     # one digit.
     labels, count, kept = ink_components(ink, replace(config, speck_ratio=SEGMENTATION.speck_ratio))
+    slivers = _neighbours_slivers(labels, kept, ink.shape)
+    kept = [label for label in kept if label not in slivers]
     if not kept:
         return None
     return NumberInk(ink, labels, count, kept, decoded.shape[1] / ink.shape[1])
+
+
+def _neighbours_slivers(labels: np.ndarray, kept: list, shape) -> list:
+    """The strokes at both the picture's left and right sides, each at most
+    SLIVER_SHARE of the ink's height wide and wholly beyond the others' columns:
+    what a cut-out took of the digits either side of those it was meant to hold, which
+    would be read as 1s of a number. Both sides, as a number cut to its ink may end in a 1
+    touching one side."""
+    boxes = {label: cv2.boundingRect(np.equal(labels, label).view(np.uint8)) for label in kept}
+    top = min(box[1] for box in boxes.values())
+    narrowest = SLIVER_SHARE * (max(box[1] + box[3] for box in boxes.values()) - top)
+    left = [label for label, box in boxes.items() if box[0] == 0 and box[2] <= narrowest]
+    right = [
+        label for label, box in boxes.items() if box[0] + box[2] == shape[1] and box[2] <= narrowest
+    ]
+    rest = [label for label in kept if label not in left and label not in right]
+    if not (left and right and rest):
+        return []
+    start = min(boxes[label][0] for label in rest)
+    end = max(boxes[label][0] + boxes[label][2] for label in rest)
+    if any(boxes[label][0] + boxes[label][2] > start for label in left):
+        return []
+    if any(boxes[label][0] < end for label in right):
+        return []
+    return left + right
 
 
 def segment_number(
