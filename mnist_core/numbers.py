@@ -15,6 +15,7 @@ from .config import PreprocessConfig, SegmentationConfig, StripConfig
 from .decode import decode
 from .form_lines import without_printed_lines
 from .preprocess import (
+    MAX_NEIGHBOUR_PIECES,
     PREPROCESS,
     clean_ink,
     components_mask,
@@ -24,6 +25,7 @@ from .preprocess import (
     ink_map,
     is_speck,
     scaled_ink,
+    strokes_at_the_sides,
     thicken,
     thickening_radius,
 )
@@ -66,36 +68,40 @@ def number_ink(image, config: PreprocessConfig = PREPROCESS) -> NumberInk | None
     # shape (is_speck, when cutting), and by area only against a much lower bar than for
     # one digit.
     labels, count, kept = ink_components(ink, replace(config, speck_ratio=SEGMENTATION.speck_ratio))
-    slivers = _neighbours_slivers(labels, kept, ink.shape)
+    slivers = _neighbours_slivers(labels, count, kept, ink.shape)
     kept = [label for label in kept if label not in slivers]
     if not kept:
         return None
     return NumberInk(ink, labels, count, kept, decoded.shape[1] / ink.shape[1])
 
 
-def _neighbours_slivers(labels: np.ndarray, kept: list, shape) -> list:
+def _neighbours_slivers(labels: np.ndarray, count: int, kept: list, shape) -> list:
     """The strokes at both the picture's left and right sides, each at most
     SLIVER_SHARE of the ink's height wide and wholly beyond the others' columns:
     what a cut-out took of the digits either side of those it was meant to hold, which
     would be read as 1s of a number. Both sides, as a number cut to its ink may end in a 1
     touching one side."""
-    boxes = {label: cv2.boundingRect(np.equal(labels, label).view(np.uint8)) for label in kept}
-    top = min(box[1] for box in boxes.values())
-    narrowest = SLIVER_SHARE * (max(box[1] + box[3] for box in boxes.values()) - top)
-    left = [label for label, box in boxes.items() if box[0] == 0 and box[2] <= narrowest]
-    right = [
-        label for label, box in boxes.items() if box[0] + box[2] == shape[1] and box[2] <= narrowest
-    ]
-    rest = [label for label in kept if label not in left and label not in right]
-    if not (left and right and rest):
+    candidates = strokes_at_the_sides(labels, kept)
+    if not candidates or len(candidates) > MAX_NEIGHBOUR_PIECES:
         return []
-    start = min(boxes[label][0] for label in rest)
-    end = max(boxes[label][0] + boxes[label][2] for label in rest)
-    if any(boxes[label][0] + boxes[label][2] > start for label in left):
+    rest = [label for label in kept if label not in candidates]
+    rows = np.flatnonzero(components_mask(labels, count, kept).any(axis=1))
+    columns = np.flatnonzero(components_mask(labels, count, rest).any(axis=0))
+    if not rest or not columns.size:
         return []
-    if any(boxes[label][0] < end for label in right):
-        return []
-    return left + right
+    narrowest = SLIVER_SHARE * (rows[-1] + 1 - rows[0])
+    left, right = [], []
+    for label in candidates:
+        x, _, w, _ = cv2.boundingRect(np.equal(labels, label).view(np.uint8))
+        if w > narrowest:
+            return []
+        if x == 0 and x + w <= columns[0]:
+            left.append(label)
+        elif x + w == shape[1] and x > columns[-1]:
+            right.append(label)
+        else:
+            return []
+    return left + right if left and right else []
 
 
 def segment_number(

@@ -197,8 +197,10 @@ def _line_under(labels: np.ndarray, kept: list, box) -> int | None:
 
 
 # A piece of ink at the picture's left or right side is taken for part of a neighbouring digit,
-# cut by the crop, when it is at most this share of the digit's width.
+# cut by the crop, when it is at most this share of the digit's width; a cut takes a few
+# strokes of each neighbour, and more pieces at the sides are texture (noise, clutter).
 NEIGHBOUR_PIECE_SHARE = 0.5
+MAX_NEIGHBOUR_PIECES = 6
 
 
 def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
@@ -208,21 +210,29 @@ def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
     NEIGHBOUR_PIECE_SHARE of its width, the largest stroke reaching neither side (a digit
     cut to its ink, as USPS and Semeion store them, reaches both). The network reads such
     slivers as strokes and refuses half of such pictures as not one digit."""
-    if len(kept) < 2:
+    candidates = strokes_at_the_sides(labels, kept)
+    if not candidates or len(candidates) > MAX_NEIGHBOUR_PIECES:
         return []
-    boxes = {label: cv2.boundingRect(np.equal(labels, label).view(np.uint8)) for label in kept}
-    largest = max(kept, key=lambda label: boxes[label][2] * boxes[label][3])
-    left, _, width, _ = boxes[largest]
+    largest = max(kept, key=np.bincount(labels.ravel(), minlength=max(kept) + 1).__getitem__)
+    if largest in candidates:
+        return []
+    left, _, width, _ = cv2.boundingRect(np.equal(labels, largest).view(np.uint8))
     right = left + width
-    if left == 0 or right == shape[1]:
-        return []
     pieces = []
-    for label in kept:
-        x, _, w, _ = boxes[label]
+    for label in candidates:
+        x, _, w, _ = cv2.boundingRect(np.equal(labels, label).view(np.uint8))
         beside = (x == 0 and x + w <= left) or (x + w == shape[1] and x >= right)
-        if label != largest and beside and w <= NEIGHBOUR_PIECE_SHARE * width:
+        if beside and w <= NEIGHBOUR_PIECE_SHARE * width:
             pieces.append(label)
     return pieces
+
+
+def strokes_at_the_sides(labels: np.ndarray, kept: list) -> list:
+    """The strokes in ``kept`` that reach the picture's left or right side."""
+    if len(kept) < 2:
+        return []
+    sides = set(np.unique(labels[:, 0]).tolist()) | set(np.unique(labels[:, -1]).tolist())
+    return [label for label in kept if label in sides]
 
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:

@@ -640,7 +640,7 @@ def test_a_digit_cut_from_a_row_is_read_without_its_neighbours_pieces(
     x = mnist["x_test"]
     cuts = [renderings.cut_from_a_row(x[i], (x[j], x[k]), rng) for i, j, k in picks]
     labels = mnist["y_test"][picks[:, 0]]
-    # The bundled model: 98 of 100, by predict and by predict_batch; uploaded, 97 (the number
+    # The bundled model: 98 of 100, by predict and by predict_batch; uploaded, 96 (the number
     # path leaves out slivers at both sides too, else it read 58 of these as numbers).
     assert np.sum(np.equal([p.digit for p in classifier.predict_batch(cuts)], labels)) >= 94
     assert np.sum(np.equal([classifier.predict(cut).digit for cut in cuts], labels)) >= 94
