@@ -217,21 +217,21 @@ class DigitClassifier:
 
 def model_inputs(image):
     """``image`` -> the 28x28 digit the model reads, or None when it holds none, and the same
-    digit with the line under it left in when one was taken out (else None;
-    :func:`mnist_core.preprocess.fitted_digits`). The digit is read without the lines it holds
-    when they are surely printed (a form's box, a notebook's rules:
-    :func:`mnist_core.form_lines.without_ruling`), else as it is. A lone long line is left in:
-    it may be a 7's bar, and taking it out of refused pictures let ~1% more held-out letters
-    through as digits."""
+    digit with what was taken out of it left in (a line under it, slivers of the digits
+    beside it), else None (:func:`mnist_core.preprocess.fitted_digits`). The digit is read
+    without the lines it holds when they are surely printed (a form's box, a notebook's
+    rules, thin lines no stroke touches: :func:`mnist_core.form_lines.without_ruling`), else
+    as it is. A lone long line as thick as the pen is left in: it may be a 7's bar, and
+    taking it out of refused pictures let ~1% more held-out letters through as digits."""
     ink = cleaned_ink(image)
     if ink is None:
         return None, None
-    digit, underlined = fitted_digits(ink)
+    digit, with_marks = fitted_digits(ink)
     if digit is None:  # what the line was under is a speck: the line is the drawing
-        return underlined, None
+        return with_marks, None
     without = without_ruling(ink)
     stripped = None if without is ink else clean_ink_to_mnist(without)
-    return (digit, underlined) if stripped is None else (stripped, None)
+    return (digit, with_marks) if stripped is None else (stripped, None)
 
 
 def _surer(first: Prediction, second: Prediction) -> Prediction:
