@@ -130,15 +130,15 @@ class DigitClassifier:
         InvalidImageError
             When ``image`` cannot be read; the message is meant for the user.
         """
-        digit, underlined = model_inputs(image)
+        digit, with_marks = model_inputs(image)
         if digit is None:
             return no_digit()
-        if underlined is None:
+        if with_marks is None:
             reading = _reading(self.scores(digit[None])[0], digit, self.verdicts)
         else:
-            first, second = self.scores(np.stack([digit, underlined]))
+            first, second = self.scores(np.stack([digit, with_marks]))
             reading = _surer(
-                _reading(first, digit, self.verdicts), _reading(second, underlined, self.verdicts)
+                _reading(first, digit, self.verdicts), _reading(second, with_marks, self.verdicts)
             )
         if self._doubtful(reading):
             return self._second_looks([image], [reading])[0]
@@ -158,19 +158,19 @@ class DigitClassifier:
             for start in range(0, len(images), BATCH_CHUNK):
                 inputs = [model_inputs(image) for image in images[start : start + BATCH_CHUNK]]
                 present = [index for index, (digit, _) in enumerate(inputs) if digit is not None]
-                underlined = [index for index in present if inputs[index][1] is not None]
+                marked = [index for index in present if inputs[index][1] is not None]
                 if present:
                     batch = np.stack(
                         [inputs[index][0] for index in present]
-                        + [inputs[index][1] for index in underlined]
+                        + [inputs[index][1] for index in marked]
                     )
                     pending = model_thread.submit(self.scores, batch)
-                    chunks.append((start, inputs, present, underlined, pending))
-            for start, inputs, present, underlined, pending in chunks:
+                    chunks.append((start, inputs, present, marked, pending))
+            for start, inputs, present, marked, pending in chunks:
                 scores = pending.result()
                 for row, index in enumerate(present):
                     results[start + index] = _reading(scores[row], inputs[index][0], self.verdicts)
-                for row, index in enumerate(underlined, start=len(present)):
+                for row, index in enumerate(marked, start=len(present)):
                     second = _reading(scores[row], inputs[index][1], self.verdicts)
                     results[start + index] = _surer(results[start + index], second)
         doubtful = [i for i, result in enumerate(results) if self._doubtful(result)]
@@ -227,7 +227,7 @@ def model_inputs(image):
     if ink is None:
         return None, None
     digit, with_marks = fitted_digits(ink)
-    if digit is None:  # what the line was under is a speck: the line is the drawing
+    if digit is None:  # what the marks were taken from is a speck: the marks are the drawing
         return with_marks, None
     without = without_ruling(ink)
     stripped = None if without is ink else clean_ink_to_mnist(without)
@@ -237,7 +237,8 @@ def model_inputs(image):
 def _surer(first: Prediction, second: Prediction) -> Prediction:
     """Of two readings of one picture, the one that is a digit, or of two digits the more
     confident (``first`` when equal). Underlined, a 0 or 7 is read as a 2 and a 4 as a 1; a 2
-    whose base is a stroke apart is read as a 7 without it: each surer the right way."""
+    whose base is a stroke apart is read as a 7 without it, a 4 whose stem stands apart at a
+    margin as a 6: each surer the right way."""
     if (first.verdict == "digit") != (second.verdict == "digit"):
         return first if first.verdict == "digit" else second
     return second if second.confidence > first.confidence else first

@@ -15,7 +15,6 @@ from .config import PreprocessConfig, SegmentationConfig, StripConfig
 from .decode import decode
 from .form_lines import without_printed_lines
 from .preprocess import (
-    MAX_NEIGHBOUR_PIECES,
     PREPROCESS,
     clean_ink,
     components_mask,
@@ -25,6 +24,7 @@ from .preprocess import (
     ink_map,
     is_speck,
     scaled_ink,
+    stroke_box,
     strokes_at_the_sides,
     thicken,
     thickening_radius,
@@ -82,17 +82,15 @@ def _neighbours_slivers(labels: np.ndarray, count: int, kept: list, shape) -> li
     would be read as 1s of a number. Both sides, as a number cut to its ink may end in a 1
     touching one side."""
     candidates = strokes_at_the_sides(labels, kept)
-    if not candidates or len(candidates) > MAX_NEIGHBOUR_PIECES:
-        return []
     rest = [label for label in kept if label not in candidates]
+    if not candidates or not rest:
+        return []
     rows = np.flatnonzero(components_mask(labels, count, kept).any(axis=1))
     columns = np.flatnonzero(components_mask(labels, count, rest).any(axis=0))
-    if not rest or not columns.size:
-        return []
     narrowest = SLIVER_SHARE * (rows[-1] + 1 - rows[0])
     left, right = [], []
     for label in candidates:
-        x, _, w, _ = cv2.boundingRect(np.equal(labels, label).view(np.uint8))
+        x, _, w, _ = stroke_box(labels, label)
         if w > narrowest:
             return []
         if x == 0 and x + w <= columns[0]:

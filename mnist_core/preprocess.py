@@ -211,16 +211,16 @@ def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
     cut to its ink, as USPS and Semeion store them, reaches both). The network reads such
     slivers as strokes and refuses half of such pictures as not one digit."""
     candidates = strokes_at_the_sides(labels, kept)
-    if not candidates or len(candidates) > MAX_NEIGHBOUR_PIECES:
+    if not candidates:
         return []
     largest = max(kept, key=np.bincount(labels.ravel(), minlength=max(kept) + 1).__getitem__)
     if largest in candidates:
         return []
-    left, _, width, _ = cv2.boundingRect(np.equal(labels, largest).view(np.uint8))
+    left, _, width, _ = stroke_box(labels, largest)
     right = left + width
     pieces = []
     for label in candidates:
-        x, _, w, _ = cv2.boundingRect(np.equal(labels, label).view(np.uint8))
+        x, _, w, _ = stroke_box(labels, label)
         beside = (x == 0 and x + w <= left) or (x + w == shape[1] and x >= right)
         if beside and w <= NEIGHBOUR_PIECE_SHARE * width:
             pieces.append(label)
@@ -228,11 +228,18 @@ def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
 
 
 def strokes_at_the_sides(labels: np.ndarray, kept: list) -> list:
-    """The strokes in ``kept`` that reach the picture's left or right side."""
+    """The strokes in ``kept`` that reach the picture's left or right side; none when there
+    are more than MAX_NEIGHBOUR_PIECES (texture: noise, clutter) or a single stroke."""
     if len(kept) < 2:
         return []
     sides = set(np.unique(labels[:, 0]).tolist()) | set(np.unique(labels[:, -1]).tolist())
-    return [label for label in kept if label in sides]
+    at_the_sides = [label for label in kept if label in sides]
+    return at_the_sides if len(at_the_sides) <= MAX_NEIGHBOUR_PIECES else []
+
+
+def stroke_box(labels: np.ndarray, label: int) -> tuple[int, int, int, int]:
+    """The bounding box (x, y, width, height) of one labelled stroke."""
+    return cv2.boundingRect(np.equal(labels, label).view(np.uint8))
 
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:
