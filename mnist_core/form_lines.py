@@ -67,13 +67,67 @@ def _lines_in(ink: np.ndarray) -> tuple[np.ndarray, list]:
 
 def _printed_lines(binary: np.ndarray, search) -> list:
     """The lines :func:`_is_printed` counts among those found on ``search`` (the
-    :func:`_search_copy` of ``binary``), each with its thickness, measured once for the
-    removal and the test of it."""
-    return [
-        (segment, horizontal, _thickness(binary, segment, horizontal))
+    :func:`_search_copy` of ``binary``) and the level ones it missed
+    (:func:`_level_lines`), each with its thickness, measured once for the removal and the
+    test of it."""
+    found = [
+        (segment, horizontal)
         for segment, horizontal in _straight_lines(search)
         if _is_printed(segment, horizontal, binary.shape)
     ]
+    found += _level_lines(binary, found)
+    return [
+        (segment, horizontal, _thickness(binary, segment, horizontal))
+        for segment, horizontal in found
+    ]
+
+
+def _level_lines(binary: np.ndarray, found: list) -> list:
+    """The level (exactly horizontal or vertical) lines :func:`_is_printed` counts that the
+    line search missed: ``[(segment, horizontal), ...]``, one a run of adjacent rows (or
+    columns) each inked along such a line with no gap longer than the search bridges. The
+    probabilistic Hough search takes the pixels of every segment it tries out of the vote,
+    kept or not, and a line a few pixels thick, as a scanned box's sides are, is often
+    tried at a slant, found too short and lost (a 0 in its box: the top and left sides
+    missed, the box kept). A run of rows the search found a line along (``found``) is
+    not added again; one wider than EDGE_BAND of the picture is a bold digit's strokes."""
+    bridge = np.ones((1, _max_line_gap(binary.shape) + 1), np.uint8)
+    lines = []
+    for horizontal in (True, False):
+        along = binary if horizontal else np.ascontiguousarray(binary.T)
+        closed = cv2.morphologyEx(along, cv2.MORPH_CLOSE, bridge)
+        rows = np.flatnonzero(closed.sum(axis=1) >= MIN_SPAN * along.shape[1])
+        for group in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1) if rows.size else ():
+            if any(
+                group[0] - 1 <= _across(segment, horizontal) <= group[-1] + 1
+                for segment, other in found
+                if other == horizontal
+            ):
+                continue
+            if len(group) > EDGE_BAND * len(along):
+                continue
+            middle = int(group[len(group) // 2])
+            start, end = _longest_run(closed[middle])
+            segment = (start, middle, end, middle) if horizontal else (middle, start, middle, end)
+            if _is_printed(segment, horizontal, binary.shape) and _near_edge(
+                segment, horizontal, binary.shape
+            ):
+                lines.append((segment, horizontal))
+    return lines
+
+
+def _across(segment, horizontal: bool) -> float:
+    """Where a line lies across itself, in pixels: its mean row (or column)."""
+    x0, y0, x1, y1 = segment
+    return (y0 + y1) / 2 if horizontal else (x0 + x1) / 2
+
+
+def _longest_run(row: np.ndarray) -> tuple[int, int]:
+    """The first and the last pixel of ``row``'s longest run of ink."""
+    edges = np.diff(np.concatenate([[0], (row > 0).astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest]) - 1
 
 
 # A line at most MAX_TILT_DEGREES off the axis and MIN_SPAN (away from the edges,

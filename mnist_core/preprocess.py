@@ -206,23 +206,22 @@ MAX_NEIGHBOUR_PIECES = 6
 def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
     """The strokes a cut-out took of the digits beside this one (a digit cut from a written
     number or a form's row of boxes): each touches the picture's left or right side, lies
-    wholly beyond the largest stroke's columns towards it, and is at most
-    NEIGHBOUR_PIECE_SHARE of its width, the largest stroke reaching neither side (a digit
-    cut to its ink, as USPS and Semeion store them, reaches both). The network reads such
+    wholly beyond the columns of the strokes that do not (the digit's) towards it, and is
+    at most NEIGHBOUR_PIECE_SHARE of the digit's width or height, whichever is larger (a 1
+    is narrower than its neighbours' slivers); the digit reaches neither side (a digit cut
+    to its ink, as USPS and Semeion store them, reaches both). The network reads such
     slivers as strokes and refuses half of such pictures as not one digit."""
     candidates = strokes_at_the_sides(labels, kept)
-    if not candidates:
+    digit = [label for label in kept if label not in candidates]
+    if not candidates or not digit:
         return []
-    largest = max(kept, key=np.bincount(labels.ravel(), minlength=max(kept) + 1).__getitem__)
-    if largest in candidates:
-        return []
-    left, _, width, _ = stroke_box(labels, largest)
+    left, _, width, height = cv2.boundingRect(np.isin(labels, digit).view(np.uint8))
     right = left + width
     pieces = []
     for label in candidates:
         x, _, w, _ = stroke_box(labels, label)
         beside = (x == 0 and x + w <= left) or (x + w == shape[1] and x >= right)
-        if beside and w <= NEIGHBOUR_PIECE_SHARE * width:
+        if beside and w <= NEIGHBOUR_PIECE_SHARE * max(width, height):
             pieces.append(label)
     return pieces
 
@@ -319,7 +318,35 @@ def _votes_light(histogram: np.ndarray, image: np.ndarray, median_of) -> bool:
     votes = int(median > middle) + int(median_of(_frame(image)) > middle)
     if votes != 1:
         return votes == 2
+    if _cut_along_a_box(_UNIT[image] > middle if image.dtype == np.uint8 else image > middle):
+        return median > middle
     return median_of(_corners(image)) > middle
+
+
+# A picture cut out along a form's printed box has the box's sides for its frame and its
+# corners: lines of the ink's tone, each at most BOX_LINE_SHARE of the picture deep and
+# BOX_LINE_FULL of the side long, with the background's tone just inside (BOX_INSIDE_CLEAR
+# of the row), on at least BOX_SIDES sides. A dark margin round a bold light digit runs deeper;
+# a tight crop's strokes touch a side in places, not along it.
+BOX_SIDES = 2
+BOX_LINE_SHARE = 0.1
+BOX_LINE_FULL = 0.9
+BOX_INSIDE_CLEAR = 0.7
+
+
+def _cut_along_a_box(light: np.ndarray) -> bool:
+    """Is the picture whose tones above the middle are ``light`` framed by a box's sides, of
+    the frame's tone? Then the frame and the corners witness the box, not the background."""
+    frame = _frame(light)
+    frame_light = np.count_nonzero(frame) * 2 > frame.size
+    sides = 0
+    for side in (light, light[::-1], light.T, light.T[::-1]):
+        deepest = max(1, int(BOX_LINE_SHARE * len(side)))
+        toned = np.equal(side[: deepest + 2], frame_light).mean(axis=1)
+        depth = int(np.argmin(toned >= BOX_LINE_FULL))
+        if 0 < depth <= deepest and 1 - toned[depth : depth + 2].min() >= BOX_INSIDE_CLEAR:
+            sides += 1
+    return sides >= BOX_SIDES
 
 
 def _frame(image: np.ndarray) -> np.ndarray:

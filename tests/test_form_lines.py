@@ -104,6 +104,33 @@ def test_thin_lines_clear_of_the_digit_are_taken_out_at_first_look():
     assert form_lines.without_ruling(seven) is seven
 
 
+def test_a_box_with_sides_a_few_pixels_thick_is_found_whole(classifier, monkeypatch):
+    """The line search (probabilistic Hough) loses lines a few pixels thick that it first
+    tries at a slant; a scanned box's level sides are found by their rows and columns of
+    ink too, so the whole box comes out and the 0 inside it is read."""
+    scan = (DATA / "zero_in_a_thick_box.png").read_bytes()
+    ink = cleaned_ink(scan)
+    sides = {
+        (horizontal, round(form_lines._across(segment, horizontal) / ink.shape[not horizontal]))
+        for segment, horizontal, _ in printed_lines(ink)
+    }
+    assert sides == {(True, 0), (True, 1), (False, 0), (False, 1)}
+    assert classifier.predict(scan).digit == 0
+    monkeypatch.setattr(form_lines, "_level_lines", lambda binary, found: [])
+    assert classifier.predict(scan).digit != 0  # the top and left sides missed: refused
+
+
+def test_a_bold_digits_inked_columns_are_no_printed_lines():
+    """A bold tightly cropped 8 is inked down many adjacent columns; a printed line is a
+    few of them at the picture's edge."""
+    eight = np.zeros((60, 48), np.float32)
+    cv2.ellipse(eight, (24, 16), (16, 12), 0, 0, 360, 1.0, 12)
+    cv2.ellipse(eight, (24, 43), (18, 13), 0, 0, 360, 1.0, 12)
+    binary = np.greater(eight, form_lines.LINE_LEVEL).view(np.uint8)
+    assert form_lines._level_lines(binary, []) == []
+    assert form_lines.without_ruling(eight) is eight
+
+
 @pytest.mark.parametrize(
     ("name", "digit"), [("one_in_a_box_it_touches.png", 1), ("six_in_a_box_it_touches.png", 6)]
 )

@@ -10,6 +10,7 @@ import pytest
 
 from mnist_core import InvalidImageError, preprocess, renderings
 from mnist_core.config import PreprocessConfig
+from mnist_core.decode import decode
 from mnist_core.lighting import (
     evenly_lit,
     has_flat_background,
@@ -86,6 +87,30 @@ def test_ink_map_keeps_light_on_dark_polarity(seven):
 
 def test_ink_map_flips_dark_on_light(seven):
     np.testing.assert_allclose(ink_map(255 - seven), ink_map(seven), atol=1e-6)
+
+
+def test_a_digit_cut_out_along_its_box_keeps_dark_ink_on_light_paper(classifier, monkeypatch):
+    """Cut out along its printed box, a bold 7's picture has the box's dark sides for its
+    frame and corners, which outvoted the light paper the median saw: the picture was read
+    as light ink on dark, and the 7 as an 8. A frame of thin lines with paper inside them is
+    the box's, not the background."""
+    scan = (DATA / "seven_in_a_box_cut_along_it.png").read_bytes()
+    ink = ink_map(decode(scan))
+    height, width = ink.shape
+    assert ink[height // 4 : -height // 4, width // 4 : -width // 4].mean() < 0.5  # paper: no ink
+    assert classifier.predict(scan).digit == 7
+    monkeypatch.setattr(preprocess, "_cut_along_a_box", lambda light: False)
+    assert ink_map(decode(scan))[height // 4 : -height // 4, width // 4 : -width // 4].mean() > 0.5
+
+
+def test_a_tightly_cropped_bold_digit_is_no_box(seven):
+    """A dark margin round a light digit runs deeper than a box's line; a tight crop's
+    strokes touch its sides in places. Neither is taken for a box's frame."""
+    assert not preprocess._cut_along_a_box(seven > 127)
+    left, top, width, height = cv2.boundingRect(seven)
+    crop = seven[top : top + height, left : left + width]
+    assert not preprocess._cut_along_a_box(crop > 127)
+    assert not preprocess._cut_along_a_box(crop < 128)
 
 
 def test_ink_map_uses_alpha_as_ink_on_transparent_canvas(seven):
@@ -649,6 +674,20 @@ def test_a_digit_cut_from_a_row_is_read_without_its_neighbours_pieces(
     assert np.sum(np.equal(read, labels)) >= 92
     monkeypatch.setattr(preprocess, "_neighbours_pieces", lambda labels, kept, shape: [])
     assert np.sum(np.equal([p.digit for p in classifier.predict_batch(cuts)], labels)) <= 60
+
+
+def test_a_1_cut_from_a_row_is_read_though_its_neighbours_slivers_are_wider(
+    classifier, mnist, monkeypatch
+):
+    """A 1 is narrower than the slivers a cut takes of a 0 or an 8 beside it: a sliver is
+    measured against the digit's height too, else such a 1 is refused as not a digit."""
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(5)
+    ones, wide = np.flatnonzero(y == 1)[:10], np.flatnonzero((y == 0) | (y == 8))
+    cuts = [renderings.cut_from_a_row(x[one], tuple(x[rng.choice(wide, 2)]), rng) for one in ones]
+    assert [p.digit for p in classifier.predict_batch(cuts)].count(1) >= 9
+    monkeypatch.setattr(preprocess, "NEIGHBOUR_PIECE_SHARE", 0.0)  # no sliver taken out
+    assert [p.digit for p in classifier.predict_batch(cuts)].count(1) <= 6
 
 
 def test_a_4_whose_stem_is_drawn_apart_keeps_it(classifier):
