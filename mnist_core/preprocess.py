@@ -311,8 +311,8 @@ def _light_background(grey: np.ndarray) -> bool:
 
 def _votes_light(histogram: np.ndarray, image: np.ndarray, median_of) -> bool:
     """:func:`_light_background`'s vote, given the image's 256-level ``histogram`` and how to
-    take a median of its tones in [0, 1]. The corners are looked at only when the median and
-    the frame disagree."""
+    take a median of its tones in [0, 1]. When the median and the frame disagree, the corners
+    decide, unless the frame is a box's sides (:func:`_cut_along_a_box`): then the median."""
     darkest, median, brightest = _percentiles_of_histogram(histogram, (0.1, 50, 99.9))
     middle = (darkest + brightest) / 2
     votes = int(median > middle) + int(median_of(_frame(image)) > middle)
