@@ -24,8 +24,7 @@ from .preprocess import (
     ink_map,
     is_speck,
     scaled_ink,
-    stroke_box,
-    strokes_at_the_sides,
+    strokes_beside,
     thicken,
     thickening_radius,
 )
@@ -81,25 +80,14 @@ def _neighbours_slivers(labels: np.ndarray, count: int, kept: list, shape) -> li
     what a cut-out took of the digits either side of those it was meant to hold, which
     would be read as 1s of a number. Both sides, as a number cut to its ink may end in a 1
     touching one side."""
-    candidates = strokes_at_the_sides(labels, kept)
-    rest = [label for label in kept if label not in candidates]
-    if not candidates or not rest:
+    beside, _ = strokes_beside(labels, kept, shape)
+    if {side for _, _, side in beside} != {"left", "right"}:
         return []
     rows = np.flatnonzero(components_mask(labels, count, kept).any(axis=1))
-    columns = np.flatnonzero(components_mask(labels, count, rest).any(axis=0))
     narrowest = SLIVER_SHARE * (rows[-1] + 1 - rows[0])
-    left, right = [], []
-    for label in candidates:
-        x, _, w, _ = stroke_box(labels, label)
-        if w > narrowest:
-            return []
-        if x == 0 and x + w <= columns[0]:
-            left.append(label)
-        elif x + w == shape[1] and x > columns[-1]:
-            right.append(label)
-        else:
-            return []
-    return left + right if left and right else []
+    if any(width > narrowest for _, width, _ in beside):
+        return []
+    return [label for label, _, _ in beside]
 
 
 def segment_number(

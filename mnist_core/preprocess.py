@@ -211,19 +211,33 @@ def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
     is narrower than its neighbours' slivers); the digit reaches neither side (a digit cut
     to its ink, as USPS and Semeion store them, reaches both). The network reads such
     slivers as strokes and refuses half of such pictures as not one digit."""
-    candidates = strokes_at_the_sides(labels, kept)
-    digit = [label for label in kept if label not in candidates]
-    if not candidates or not digit:
-        return []
-    left, _, width, height = cv2.boundingRect(np.isin(labels, digit).view(np.uint8))
-    right = left + width
-    pieces = []
-    for label in candidates:
+    beside, (_, _, width, height) = strokes_beside(labels, kept, shape)
+    widest = NEIGHBOUR_PIECE_SHARE * max(width, height)
+    return [label for label, w, side in beside if side and w <= widest]
+
+
+def strokes_beside(labels: np.ndarray, kept: list, shape) -> tuple[list, tuple]:
+    """The strokes in ``kept`` at the picture's left or right side
+    (:func:`strokes_at_the_sides`), each as ``(label, width, side)``, ``side`` "left" or
+    "right" when the stroke lies wholly beyond the other strokes' columns on that side, else
+    None; and the other strokes' bounding box (x, y, width, height). ``([], (0, 0, 0, 0))``
+    when no stroke is at a side, or every one is."""
+    at_the_sides = strokes_at_the_sides(labels, kept)
+    rest = [label for label in kept if label not in at_the_sides]
+    if not at_the_sides or not rest:
+        return [], (0, 0, 0, 0)
+    box = cv2.boundingRect(np.isin(labels, rest).view(np.uint8))
+    left, right = box[0], box[0] + box[2]
+    beside = []
+    for label in at_the_sides:
         x, _, w, _ = stroke_box(labels, label)
-        beside = (x == 0 and x + w <= left) or (x + w == shape[1] and x >= right)
-        if beside and w <= NEIGHBOUR_PIECE_SHARE * max(width, height):
-            pieces.append(label)
-    return pieces
+        if x == 0 and x + w <= left:
+            beside.append((label, w, "left"))
+        elif x + w == shape[1] and x >= right:
+            beside.append((label, w, "right"))
+        else:
+            beside.append((label, w, None))
+    return beside, box
 
 
 def strokes_at_the_sides(labels: np.ndarray, kept: list) -> list:
