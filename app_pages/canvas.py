@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 
 import numpy as np
 import streamlit as st
@@ -16,6 +17,36 @@ CANVAS_WIDTHS = {"digit": 280, "number": 560}  # the wide one scrolls on phones
 # What st_canvas and its result raise on a value the canvas never sends (a hand-made client's:
 # the drawing not a mapping, its "data" no data URL, broken base64, a broken backgroundFit).
 NOT_THE_CANVAS_VALUE = (AttributeError, KeyError, TypeError, ValueError)
+
+
+def _skip_the_dataframe_check_of_plain_values() -> None:
+    """Spare the first canvas the import of pandas and pyarrow.
+
+    Streamlit's components (v2, which st_canvas uses) ask of each argument whether it is a
+    dataframe, and the check imports pandas and pyarrow (~0.3-0.6 s of CPU and 66 MB) even for
+    the canvas' plain dict. A builtin list is never dataframe-like there, and a builtin dict
+    only as a mapping of pandas Series, which cannot exist before pandas is imported: so for
+    those, until then, the answer is False without the import. Any other value, or a
+    Streamlit whose module moved, gets Streamlit's own check."""
+    try:
+        from streamlit.components.v2.bidi_component import serialization
+
+        streamlits_check = serialization.is_dataframe_like
+    except (ImportError, AttributeError):
+        return
+    if getattr(streamlits_check, "plain_values_skipped", False):
+        return
+
+    def is_dataframe_like(value) -> bool:
+        if type(value) in (dict, list) and "pandas" not in sys.modules:
+            return False
+        return streamlits_check(value)
+
+    is_dataframe_like.plain_values_skipped = True
+    serialization.is_dataframe_like = is_dataframe_like
+
+
+_skip_the_dataframe_check_of_plain_values()
 
 
 def clear_canvas() -> None:

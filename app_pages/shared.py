@@ -66,11 +66,11 @@ _modules_when_frozen = 0
 
 
 def hide_new_libraries_from_garbage_collector() -> None:
-    """Freeze what the libraries imported since the last freeze keep alive: pandas and pyarrow
-    (Streamlit's component serialisation imports them at the first canvas) and Altair (the
-    retrain page's charts). They are not imported with the model, so the first page does not
-    wait for them (Altair alone is ~0.2 s of CPU and 26 MB). Run at the end of a page run:
-    a young-generation collection and the freeze take a few ms."""
+    """Freeze what the libraries imported since the last freeze keep alive: Altair, pandas and
+    pyarrow (the retrain page's charts and tables). They are not imported with the model, so
+    the draw page does not wait for them (Altair alone is ~0.2 s of CPU and 26 MB; pandas with
+    pyarrow 66 MB, kept from the canvas by ``canvas._skip_the_dataframe_check_of_plain_values``).
+    Run at the end of a page run: a young-generation collection and the freeze take a few ms."""
     global _modules_when_frozen
     if len(sys.modules) - _modules_when_frozen < NEW_MODULES_TO_FREEZE:
         return

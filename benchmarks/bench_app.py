@@ -296,6 +296,9 @@ async def read_a_number(url: str) -> str | None:
         value = shown.locator('[data-testid="stMetricValue"]').first
         try:
             await value.wait_for(timeout=TIMEOUT_MS)
+            # The canvas sends each stroke after a pause: the first reading shown may be of
+            # the 1 alone; what is shown once the runs are done is the reading of 17.
+            await idle(page)
             return (await value.inner_text()).strip()
         except PlaywrightError:
             await evidence(page, "bench_number")

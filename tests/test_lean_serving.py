@@ -79,6 +79,48 @@ def test_the_app_reads_a_digit_and_a_number_without_importing_tensorflow(tmp_pat
     assert not seen["charts_before_retrain"]
 
 
+# The real canvas component, in a fresh interpreter: what its serialisation imported; then,
+# with pandas imported, what Streamlit's dataframe check (with the app's shortcut) answers.
+CANVAS_PROBE = r"""
+import json, sys
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+app = AppTest.from_string("import app_pages.canvas\napp_pages.canvas.canvas_image(280)").run()
+(canvas,) = [e for e in app.main if "drawable" in getattr(e.proto, "component_name", "")]
+seen = {"data": json.loads(canvas.proto.json), "imported": "pandas" in sys.modules
+        or "pyarrow" in sys.modules}
+import pandas as pd
+from streamlit.components.v2.bidi_component.serialization import is_dataframe_like as check
+values = {"frame": pd.DataFrame({"a": [1]}), "series": {"a": pd.Series([1])},
+          "array": np.zeros((2, 2)), "plain": {"objects": [], "cleared": 3}}
+seen["dataframe_like"] = {name: check(value) for name, value in values.items()}
+seen["shortcut"] = getattr(check, "plain_values_skipped", False)
+print(json.dumps(seen))
+"""
+
+
+def test_the_canvas_is_sent_without_importing_pandas():
+    """Streamlit's component serialisation would import pandas and pyarrow (~66 MB, 0.3-0.6 s
+    of a cold start) to ask whether the canvas' settings are a dataframe; what is one is
+    still found to be one."""
+    result = subprocess.run(
+        [sys.executable, "-c", CANVAS_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_environment(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["data"]["initialDrawing"] == {"objects": [], "cleared": 0, "background": "#FFFFFF"}
+    assert seen["data"]["canvasWidth"] == 280
+    assert not seen["imported"]
+    assert seen["shortcut"]
+    assert seen["dataframe_like"] == {"frame": True, "series": True, "array": True, "plain": False}
+
+
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 def test_the_cli_reads_without_importing_tensorflow(tmp_path, command):
     image = tmp_path / "seven.png"
