@@ -61,16 +61,9 @@ print(json.dumps(seen))
 
 
 def test_the_app_reads_a_digit_and_a_number_without_importing_tensorflow(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", APP_PROBE, str(SAMPLE), str(ROOT / "app.py")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_environment(), "MNIST_APP_HOME": str(tmp_path / "home")},
+    seen = probe(
+        APP_PROBE, str(SAMPLE), str(ROOT / "app.py"), MNIST_APP_HOME=str(tmp_path / "home")
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["exception"] == []
     assert seen["digit"] == ["7"] and seen["number"] == ["42"]
     assert seen["retrain_page"], "the retrain page rendered"
@@ -104,16 +97,7 @@ def test_the_canvas_is_sent_without_importing_pandas():
     """Streamlit's component serialisation would import pandas and pyarrow (~66 MB, 0.3-0.6 s
     of a cold start) to ask whether the canvas' settings are a dataframe; what is one is
     still found to be one."""
-    result = subprocess.run(
-        [sys.executable, "-c", CANVAS_PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_environment(),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = probe(CANVAS_PROBE)
     assert seen["data"]["initialDrawing"] == {"objects": [], "cleared": 0, "background": "#FFFFFF"}
     assert seen["data"]["canvasWidth"] == 280
     assert not seen["imported"]
@@ -192,6 +176,20 @@ def test_the_served_network_may_be_called_from_many_threads(classifier, mnist):
         )
     for one, other in zip(alone, together, strict=True):
         np.testing.assert_array_equal(one, other)
+
+
+def probe(code: str, *arguments: str, **environment: str) -> dict:
+    """Run ``code`` in a fresh interpreter; what it printed last, as JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_environment(), **environment},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _environment() -> dict:
