@@ -156,7 +156,7 @@ def data_settings() -> dict:
             **KEPT,
         ),
         "styled_share": st.slider(
-            "Share of 1s and 7s also shown as a flagged 1 or a crossed 7 (%)",
+            "Share of 1s, 7s and 9s also shown as a flagged 1, a crossed 7 or a hooked 9 (%)",
             round(styled_low * 100),
             round(styled_high * 100),
             round(DEFAULTS.styled_share * 100),

@@ -167,7 +167,8 @@ def record_extras(record: dict) -> list[str]:
         f"{record[key]:,} {words}"
         for key, words in (
             ("not_digit_drawings", "drawings that are not digits"),
-            ("styled_digits", "restyled digits (flagged 1s, crossed 7s, stretched to fill a box)"),
+            # Generic: a record from before a style was added is shown with the same words.
+            ("styled_digits", "restyled digits (European styles, stretched to fill a box)"),
         )
         if record.get(key)
     ]

@@ -1,14 +1,14 @@
 """Handwriting styles MNIST's writers rarely use, drawn onto MNIST digits.
 
 MNIST was written by American census staff and students. Many European writers give the 1 a
-long up-stroke (a flag) and often a base, and cross the 7's stem; the model, never having
-seen those, misreads them. :func:`restyle` redraws an MNIST digit in such a style: the digit
-is upscaled and the extra stroke added at the digit's own pen width, leaving a RAW image
-(white on black, uint8) which training passes through :func:`mnist_core.preprocess.to_mnist`
-like every other image, so the added stroke is re-fitted into MNIST's 20x20 box as a real
-drawing would be. The pen paths of a 1 and a 7 drawn from scratch in the same styles
-(:func:`flagged_one_strokes`, :func:`crossed_seven_strokes`) let tests and benchmarks
-measure on digits owing nothing to MNIST.
+long up-stroke (a flag) and often a base, cross the 7's stem, and many (Italians among them)
+end the 9 in a tail curling back left; the model, never having seen those, misreads them.
+:func:`restyle` redraws an MNIST digit in such a style: the digit is upscaled and the extra
+stroke added at the digit's own pen width, leaving a RAW image (white on black, uint8) which
+training passes through :func:`mnist_core.preprocess.to_mnist` like every other image, so the
+added stroke is re-fitted into MNIST's 20x20 box as a real drawing would be. The pen paths of
+a 1 and a 7 drawn from scratch in the same styles (:func:`flagged_one_strokes`,
+:func:`crossed_seven_strokes`) let tests and benchmarks measure on digits owing nothing to MNIST.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def restyle(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarr
 def styled_digits(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, share: float = 0.25
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Styled copies of ``share`` of the digits of each styled label (the 1s and the 7s),
+    """Styled copies of ``share`` of the digits of each styled label (the 1s, 7s and 9s),
     chosen at random: ((N, STYLED_SIDE, STYLED_SIDE) uint8 raw images for to_mnist, (N,)
     labels). A quarter by default: enough for the model to learn that a flag does not make a
-    7, while the unstyled MNIST 1s and 7s still dominate."""
+    7, while the unstyled MNIST 1s, 7s and 9s still dominate."""
     chosen = []
     for label in sorted(_STYLES):
         members = np.flatnonzero(labels == label)
@@ -125,7 +125,34 @@ def _crossed_seven(
     return _with_strokes(image, [[centre - half, centre + half]], pen, rng)
 
 
-_STYLES = {1: _flagged_one, 7: _crossed_seven}
+def _hooked_nine(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """A 9 whose stem ends in a tail curling back to the left, as many Italian and other
+    European writers end it (a g's tail, the lower half of a 3 under the loop), which MNIST's
+    9s never show: an arc leaving the stem's foot along the stem, 10-22% of the digit's
+    height deep, 0.8-1.6 times as wide, turning 110-200 degrees. None for a 9 whose foot
+    already curls (its lowest ink lies left of the stem above it) or lies near the left edge."""
+    pen = _pen_width(ink, rng)
+    top, bottom = _ink_rows(ink)
+    height = bottom - top + 1
+    foot = _band_centre(ink, bottom - pen, bottom)
+    above = _band_centre(ink, bottom - int(0.3 * height), bottom - int(0.3 * height) + pen)
+    down = foot - above
+    if np.linalg.norm(down) < pen or down[0] < -0.8 * abs(down[1]):
+        return None  # no straight stem to hang a tail on, or its foot already turns left
+    down /= np.linalg.norm(down)
+    depth = rng.uniform(0.10, 0.22) * height
+    width = depth * rng.uniform(0.8, 1.6)
+    turn = np.deg2rad(np.linspace(0, rng.uniform(110, 200), 24))
+    # The arc in the stem's frame: leaving straight along it, bending to its left (x < 0).
+    along, aside = depth * np.sin(turn), width * (np.cos(turn) - 1)
+    left = np.array([-down[1], down[0]])  # the stem's left hand, going down, with y down
+    tail = foot + along[:, None] * down - aside[:, None] * left
+    if tail[:, 0].min() < pen:
+        return None
+    return _with_strokes(image, [tail], pen, rng)
+
+
+_STYLES = {1: _flagged_one, 7: _crossed_seven, 9: _hooked_nine}
 
 # A box-filled digit is widened (or heightened) at most this many times: a straight 1,
 # stretched to a square, would be a block of ink with nothing of a 1 left to learn from.

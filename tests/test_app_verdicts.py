@@ -229,7 +229,7 @@ def test_a_runs_refusals_and_calibration_are_shown_in_words(app_home):
     assert app.selectbox(key="retrain_history_select").value == FAKE_RUN
     text = " ".join(block.value for block in app.markdown)
     assert "6,000 drawings that are not digits" in text
-    assert "1,300 restyled digits (flagged 1s, crossed 7s, stretched to fill a box)" in text
+    assert "1,300 restyled digits (European styles, stretched to fill a box)" in text
     assert '"not a digit" to 0.42% of the MNIST test digits' in text
     assert '"not a digit" to 95.3% of held-out drawings' in text
     assert "off from how often it is right by 0.6%" in text and "1.2% before" in text
