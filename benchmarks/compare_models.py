@@ -1,0 +1,123 @@
+"""Two digit models on the same fresh drawings, digit by digit: is the difference real?
+
+    python benchmarks/compare_models.py A.onnx B.onnx [--count 3000] [--seed 7]
+
+bench_core's sets (1,000 drawings, 200 for the European 1s and 7s) cannot tell two models
+apart by less than ~0.5 point: one reading is 0.1 point, and two models' difference on the
+same 1,000 drawings has a standard error of ~0.25 point. This reads ``--count`` drawings of
+each kind, drawn with a seed that is not bench_core's (so no choice was made on them), with
+both models, and prints each model's share read right, the difference, the drawings only
+one of them read right, and the paired standard error of the difference (sqrt(b + c) / n,
+b and c those two counts): a difference within two standard errors is noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+from mnist_core import DigitClassifier  # noqa: E402
+from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.renderings import (  # noqa: E402
+    boxed_form_scan,
+    canvas_drawing,
+    crossed_seven_canvas,
+    flagged_one_canvas,
+    form_scan,
+    hard_canvas_drawing,
+    paper_photo,
+)
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def drawn_sets(data, count: int, seed: int):
+    """(name, images, labels) of every kind of drawing, ``count`` each (photos: a third)."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(data.x_test), count, replace=False)
+    digits, labels = data.x_test[pick], data.y_test[pick]
+    for background in ("transparent", "white", "black"):
+        yield (
+            f"canvas, {background}",
+            [canvas_drawing(d, rng, background=background) for d in digits],
+            labels,
+        )
+    yield (
+        "canvas, hard",
+        [hard_canvas_drawing(d, int(y), rng) for d, y in zip(digits, labels, strict=True)],
+        labels,
+    )
+    yield "flagged 1s drawn", [flagged_one_canvas(rng) for _ in range(count)], np.ones(count)
+    yield "crossed 7s drawn", [crossed_seven_canvas(rng) for _ in range(count)], np.full(count, 7)
+    yield (
+        "form scans, box-filled",
+        [form_scan(d, int(y), rng) for d, y in zip(digits, labels, strict=True)],
+        labels,
+    )
+    yield "form scans in their box", [boxed_form_scan(d, rng) for d in digits], labels
+    third = count // 3
+    yield "phone photos of paper", [paper_photo(d, rng) for d in digits[:third]], labels[:third]
+
+
+def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> dict:
+    readings = [
+        np.array([p.digit for p in model.predict_batch(images)], dtype=object)
+        for model in (first, second)
+    ]
+    right = [reading == np.asarray(labels) for reading in readings]
+    only_first = int(np.count_nonzero(right[0] & ~right[1]))
+    only_second = int(np.count_nonzero(right[1] & ~right[0]))
+    count = len(labels)
+    return {
+        "count": count,
+        "first": float(right[0].mean()),
+        "second": float(right[1].mean()),
+        "only_first": only_first,
+        "only_second": only_second,
+        "stderr": np.sqrt(only_first + only_second) / count,
+        "refused": [float(np.mean(reading == None)) for reading in readings],  # noqa: E711
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("first", help="model file A (.onnx or .keras)")
+    parser.add_argument("second", help="model file B")
+    parser.add_argument("--data", default=str(SHARED / "mnist.npz"))
+    parser.add_argument("--count", type=int, default=3000, help="drawings of each kind")
+    parser.add_argument("--seed", type=int, default=7, help="not bench_core's 2026")
+    arguments = parser.parse_args()
+    data = load_mnist(arguments.data)
+    first, second = DigitClassifier.load(arguments.first), DigitClassifier.load(arguments.second)
+    print(f"A: {first.path}\nB: {second.path}\nseed {arguments.seed}, {arguments.count} a set\n")
+    header = ("set", "n", "A", "B", "B - A", "only A", "only B", "SE", "no digit A / B")
+    widths = (26, 5, 7, 7, 6, 6, 6, 5, 14)
+    cells = [
+        f"{name:<{width}}" if not column else f"{name:>{width}}"
+        for column, (name, width) in enumerate(zip(header, widths, strict=True))
+    ]
+    print("| " + " | ".join(cells) + " |")
+    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    mnist = ("MNIST test", list(data.x_test), data.y_test)
+    for name, images, labels in [mnist, *drawn_sets(data, arguments.count, arguments.seed)]:
+        r = compare(first, second, images, labels)
+        difference = r["second"] - r["first"]
+        flag = " *" if abs(difference) > 2 * r["stderr"] else ""
+        print(
+            f"| {name:<26} | {r['count']:>5} | {r['first']:>7.2%} | {r['second']:>7.2%} | "
+            f"{difference * 100:>+6.2f} | {r['only_first']:>6} | {r['only_second']:>6} | "
+            f"{r['stderr'] * 100:>5.2f} | {r['refused'][0]:>6.2%} / {r['refused'][1]:>5.2%} |"
+            f"{flag}",
+            flush=True,
+        )
+    print("\n* more than two standard errors apart; differences and SE in points")
+
+
+if __name__ == "__main__":
+    main()
