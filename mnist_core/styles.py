@@ -135,10 +135,14 @@ def _hooked_nine(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -
     top, bottom = _ink_rows(ink)
     height = bottom - top + 1
     foot = _band_centre(ink, bottom - pen, bottom)
-    above = _band_centre(ink, bottom - int(0.3 * height), bottom - int(0.3 * height) + pen)
-    down = foot - above
-    if np.linalg.norm(down) < pen or down[0] < -0.8 * abs(down[1]):
-        return None  # no straight stem to hang a tail on, or its foot already turns left
+    stem_row = bottom - int(0.3 * height)
+    if not ink[stem_row : stem_row + pen + 1].any():
+        return None  # the stroke is broken there: no stem to hang a tail on
+    down = foot - _band_centre(ink, stem_row, stem_row + pen)
+    if np.linalg.norm(down) < pen:
+        return None
+    if down[0] < -0.8 * abs(down[1]):
+        return None  # its foot already turns left
     down /= np.linalg.norm(down)
     depth = rng.uniform(0.10, 0.22) * height
     width = depth * rng.uniform(0.8, 1.6)

@@ -4,6 +4,7 @@ shaped as the style says. Whether the model reads them is measured elsewhere, af
 from __future__ import annotations
 
 import io
+import warnings
 
 import cv2
 import numpy as np
@@ -117,6 +118,19 @@ def test_a_hooked_tail_curls_left_below_the_nine(mnist):
         assert np.flatnonzero(added.any(axis=0))[0] < foot_columns[0]  # and back to the left
         hooked += 1
     assert hooked >= 20
+
+
+def test_a_nine_whose_stem_is_broken_gets_no_tail():
+    # A stroke broken where the stem's direction is measured leaves no stem to hang it on.
+    nine = np.zeros((28, 28), np.uint8)
+    cv2.circle(nine, (14, 9), 5, 255, 2)
+    cv2.line(nine, (19, 9), (19, 25), 255, 2)
+    nine[17:23] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert restyle(nine, 9, np.random.default_rng(0)) is None
+    nine[17:23, 18:21] = 255  # mended: now it has one
+    assert restyle(nine, 9, np.random.default_rng(0)) is not None
 
 
 def test_styled_digits_copies_a_share_of_the_styled_digits(mnist):
