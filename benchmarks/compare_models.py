@@ -6,14 +6,16 @@ bench_core's sets (1,000 drawings, 200 for the European 1s and 7s) cannot tell t
 apart by less than ~0.5 point: one reading is 0.1 point, and two models' difference on the
 same 1,000 drawings has a standard error of ~0.25 point. This reads ``--count`` drawings of
 each kind, drawn with a seed that is not bench_core's (so no choice was made on them), with
-both models, and prints each model's share read right, the difference, the drawings only
-one of them read right, and the paired standard error of the difference (sqrt(b + c) / n,
-b and c those two counts): a difference within two standard errors is noise.
+both models (and held-out not-digit drawings, a third as many), and prints each model's share
+read right (a not-digit: refused), the difference, the drawings only one of them read right,
+and the paired standard error of the difference (sqrt(b + c) / n, b and c those two counts):
+a difference within two standard errors is noise.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ sys.path[:0] = [str(ROOT)]
 
 from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.negatives import KINDS, not_digit_canvas  # noqa: E402
 from mnist_core.renderings import (  # noqa: E402
     boxed_form_scan,
     canvas_drawing,
@@ -35,10 +38,12 @@ from mnist_core.renderings import (  # noqa: E402
 )
 
 SHARED = ROOT.parent / "shared" / "data"
+NOT_DIGIT = -1  # the label of a drawing that is not a digit
 
 
 def drawn_sets(data, count: int, seed: int):
-    """(name, images, labels) of every kind of drawing, ``count`` each (photos: a third)."""
+    """(name, images, labels) of every kind of drawing, ``count`` each (photos and not-digits:
+    a third)."""
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(data.x_test), count, replace=False)
     digits, labels = data.x_test[pick], data.y_test[pick]
@@ -63,14 +68,26 @@ def drawn_sets(data, count: int, seed: int):
     yield "form scans in their box", [boxed_form_scan(d, rng) for d in digits], labels
     third = count // 3
     yield "phone photos of paper", [paper_photo(d, rng) for d in digits[:third]], labels[:third]
+    for kind in KINDS:  # held-out kinds: letters, hands and shapes training never draws
+        canvases = [
+            not_digit_canvas(rng, kind, "heldout", data.x_test, data.y_test) for _ in range(third)
+        ]
+        yield f"held-out {kind}, refused", canvases, np.full(third, NOT_DIGIT)
 
 
 def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> dict:
-    readings = [
-        np.array([p.digit for p in model.predict_batch(images)], dtype=object)
-        for model in (first, second)
+    """Each model's readings of ``images`` against ``labels`` (NOT_DIGIT: right when refused
+    as not a digit)."""
+    readings = [model.predict_batch(images) for model in (first, second)]
+    right = [
+        np.array(
+            [
+                p.verdict == "not_a_digit" if label == NOT_DIGIT else p.digit == label
+                for p, label in zip(reading, labels, strict=True)
+            ]
+        )
+        for reading in readings
     ]
-    right = [reading == np.asarray(labels) for reading in readings]
     only_first = int(np.count_nonzero(right[0] & ~right[1]))
     only_second = int(np.count_nonzero(right[1] & ~right[0]))
     count = len(labels)
@@ -81,7 +98,7 @@ def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> 
         "only_first": only_first,
         "only_second": only_second,
         "stderr": np.sqrt(only_first + only_second) / count,
-        "refused": [float(np.mean(reading == None)) for reading in readings],  # noqa: E711
+        "refused": [float(np.mean([p.digit is None for p in reading])) for reading in readings],
     }
 
 
@@ -97,7 +114,7 @@ def main() -> None:
     first, second = DigitClassifier.load(arguments.first), DigitClassifier.load(arguments.second)
     print(f"A: {first.path}\nB: {second.path}\nseed {arguments.seed}, {arguments.count} a set\n")
     header = ("set", "n", "A", "B", "B - A", "only A", "only B", "SE", "no digit A / B")
-    widths = (26, 5, 7, 7, 6, 6, 6, 5, 14)
+    widths = (28, 5, 7, 7, 6, 6, 6, 5, 17)
     cells = [
         f"{name:<{width}}" if not column else f"{name:>{width}}"
         for column, (name, width) in enumerate(zip(header, widths, strict=True))
@@ -105,14 +122,17 @@ def main() -> None:
     print("| " + " | ".join(cells) + " |")
     print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     mnist = ("MNIST test", list(data.x_test), data.y_test)
-    for name, images, labels in [mnist, *drawn_sets(data, arguments.count, arguments.seed)]:
+    # One set in memory at a time: 3,000 canvases are ~1 GB.
+    for name, images, labels in itertools.chain(
+        [mnist], drawn_sets(data, arguments.count, arguments.seed)
+    ):
         r = compare(first, second, images, labels)
         difference = r["second"] - r["first"]
         flag = " *" if abs(difference) > 2 * r["stderr"] else ""
         print(
-            f"| {name:<26} | {r['count']:>5} | {r['first']:>7.2%} | {r['second']:>7.2%} | "
+            f"| {name:<28} | {r['count']:>5} | {r['first']:>7.2%} | {r['second']:>7.2%} | "
             f"{difference * 100:>+6.2f} | {r['only_first']:>6} | {r['only_second']:>6} | "
-            f"{r['stderr'] * 100:>5.2f} | {r['refused'][0]:>6.2%} / {r['refused'][1]:>5.2%} |"
+            f"{r['stderr'] * 100:>5.2f} | {r['refused'][0]:>7.2%} / {r['refused'][1]:>7.2%} |"
             f"{flag}",
             flush=True,
         )

@@ -316,7 +316,7 @@ TRAIN_PRESETS = {
         "about 1 min",
         "about 4 min",
     ),
-    "full": TrainPreset("Full", "~99.5% on MNIST test", TrainConfig(), "about 8 min", "30-45 min"),
+    "full": TrainPreset("Full", "~99.5% on MNIST test", TrainConfig(), "about 10 min", "30-45 min"),
 }
 
 
