@@ -5,9 +5,9 @@
 
 Accuracy on MNIST test, USPS and Semeion (as paper scans), canvas drawings (three backgrounds,
 and the hard set: European styles, squeezed, jittery, very thin and very thick pens), flagged
-1s and crossed 7s drawn from scratch, phone photos, form scans with and without their printed
-box, photos of ruled paper, of a page half in shadow and on a desk, digits cut from a row
-with slivers of their neighbours; "not a digit" refusals of held-out drawings and false
+1s, crossed 7s and hooked 9s drawn from scratch, phone photos, form scans with and without
+their printed box, photos of ruled paper, of a page half in shadow and on a desk, digits cut
+from a row with slivers of their neighbours; "not a digit" refusals of held-out drawings and false
 refusals of digits; expected calibration error (15 bins) before and after the temperature;
 blank canvases and specks; single-canvas latency and batch throughput. With --train, the
 presets' duration and accuracy (the Full preset over --seeds seeds). Seed 2026 for every
@@ -46,6 +46,7 @@ from mnist_core.renderings import (  # noqa: E402
     flagged_one_canvas,
     form_scan,
     hard_canvas_drawing,
+    hooked_nine_canvas,
     paper_photo,
     ruled_paper_photo,
     specks,
@@ -210,6 +211,8 @@ def accuracy_table(arguments, data, ours, tutorial_read) -> None:
         for i, (j, k) in zip(pick, beside, strict=True)
     ]
     both(f"digits cut from a row, slivers of their neighbours ({count:,})", cuts, labels)
+    nines = [hooked_nine_canvas(rng) for _ in range(count // 5)]
+    both(f"hooked 9s (a tail curling left) drawn ({len(nines)})", nines, [9] * len(nines))
 
 
 def not_digits(table, ours, rng, data, count) -> None:

@@ -28,6 +28,7 @@ from .styles import (
     draw_paths,
     fill_box,
     flagged_one_strokes,
+    hooked_nine_strokes,
     restyle,
 )
 
@@ -174,6 +175,12 @@ def crossed_seven_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarra
     """A European 7 (its stem crossed) drawn from scratch on a canvas, as
     :func:`flagged_one_canvas`."""
     return _jittery_canvas(_polyline_segments(crossed_seven_strokes(rng)), rng, size)
+
+
+def hooked_nine_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarray:
+    """An Italian 9 (its tail curling back left) drawn from scratch on a canvas, as
+    :func:`flagged_one_canvas`."""
+    return _jittery_canvas(_polyline_segments(hooked_nine_strokes(rng)), rng, size)
 
 
 def _centre_line_segments(image: np.ndarray, factor: int) -> np.ndarray:

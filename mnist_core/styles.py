@@ -7,8 +7,9 @@ end the 9 in a tail curling back left; the model, never having seen those, misre
 stroke added at the digit's own pen width, leaving a RAW image (white on black, uint8) which
 training passes through :func:`mnist_core.preprocess.to_mnist` like every other image, so the
 added stroke is re-fitted into MNIST's 20x20 box as a real drawing would be. The pen paths of
-a 1 and a 7 drawn from scratch in the same styles (:func:`flagged_one_strokes`,
-:func:`crossed_seven_strokes`) let tests and benchmarks measure on digits owing nothing to MNIST.
+a 1, a 7 and a 9 drawn from scratch in the same styles (:func:`flagged_one_strokes`,
+:func:`crossed_seven_strokes`, :func:`hooked_nine_strokes`) let tests and benchmarks measure
+on digits owing nothing to MNIST.
 """
 
 from __future__ import annotations
@@ -320,3 +321,27 @@ def crossed_seven_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     tilt = np.tan(np.deg2rad(rng.uniform(-6, 6)))
     half = 0.5 * length * np.array([1.0, -tilt])
     return [np.array(stroke), np.array([centre - half, centre + half])]
+
+
+def hooked_nine_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Pen paths (as :func:`flagged_one_strokes`) of a 9 written the Italian way, in one
+    movement: a loop drawn anticlockwise from its right side, a stem down from there leaning
+    up to 10 degrees either way, and a tail curling back to the left, 10-22% of the height
+    deep, turning 110-200 degrees (as :func:`_hooked_nine` adds to MNIST's 9s)."""
+    radius_x, radius_y = rng.uniform(0.17, 0.28), rng.uniform(0.15, 0.22)
+    centre = np.array([0.0, radius_y])
+    start = rng.uniform(-0.3, 0.3)  # where on its right side the loop starts, radians
+    turns = start - np.linspace(0, 2 * np.pi, 40)  # anticlockwise on screen, y down
+    loop = centre + np.stack([radius_x * np.cos(turns), radius_y * np.sin(turns)], axis=1)
+    lean = np.tan(np.deg2rad(rng.uniform(-10, 10)))  # positive: the top leans right
+    depth = rng.uniform(0.10, 0.22)
+    top = loop[-1]
+    foot = np.array([top[0] - lean * (1 - depth - top[1]), 1.0 - depth])
+    down = (foot - top) / np.linalg.norm(foot - top)
+    width = depth * rng.uniform(0.8, 1.6)
+    turn = np.deg2rad(np.linspace(0, rng.uniform(110, 200), 24))
+    left = np.array([-down[1], down[0]])
+    tail = (
+        foot + (depth * np.sin(turn))[:, None] * down - (width * (np.cos(turn) - 1))[:, None] * left
+    )
+    return [np.concatenate([loop, [foot], tail[1:]])]

@@ -180,7 +180,14 @@ def test_hard_canvas_drawing_is_deterministic_with_a_seed(mnist):
     assert np.array_equal(first, again)
 
 
-@pytest.mark.parametrize("draw", [renderings.flagged_one_canvas, renderings.crossed_seven_canvas])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        renderings.flagged_one_canvas,
+        renderings.crossed_seven_canvas,
+        renderings.hooked_nine_canvas,
+    ],
+)
 def test_european_digits_drawn_from_scratch_are_valid_canvases(draw):
     rng = np.random.default_rng(0)
     canvases = [draw(rng) for _ in range(8)]
