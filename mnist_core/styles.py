@@ -144,17 +144,21 @@ def _hooked_nine(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -
         return None
     if down[0] < -0.8 * abs(down[1]):
         return None  # its foot already turns left
-    down /= np.linalg.norm(down)
-    depth = rng.uniform(0.10, 0.22) * height
-    width = depth * rng.uniform(0.8, 1.6)
-    turn = np.deg2rad(np.linspace(0, rng.uniform(110, 200), 24))
-    # The arc in the stem's frame: leaving straight along it, bending to its left (x < 0).
-    along, aside = depth * np.sin(turn), width * (np.cos(turn) - 1)
-    left = np.array([-down[1], down[0]])  # the stem's left hand, going down, with y down
-    tail = foot + along[:, None] * down - aside[:, None] * left
+    tail = _hooked_tail(foot, down / np.linalg.norm(down), rng.uniform(0.10, 0.22) * height, rng)
     if tail[:, 0].min() < pen:
         return None
     return _with_strokes(image, [tail], pen, rng)
+
+
+def _hooked_tail(foot, down, depth: float, rng: np.random.Generator) -> np.ndarray:
+    """(24, 2) points of a 9's tail from ``foot``: an arc leaving along the unit vector
+    ``down`` (the stem's direction), ``depth`` deep, 0.8-1.6 times as wide, turning 110-200
+    degrees to the stem's left (x < 0 for an upright stem; y is down)."""
+    width = depth * rng.uniform(0.8, 1.6)
+    turn = np.deg2rad(np.linspace(0, rng.uniform(110, 200), 24))
+    along, aside = depth * np.sin(turn), width * (1 - np.cos(turn))
+    left = np.array([-down[1], down[0]])
+    return foot + along[:, None] * down + aside[:, None] * left
 
 
 _STYLES = {1: _flagged_one, 7: _crossed_seven, 9: _hooked_nine}
@@ -337,11 +341,5 @@ def hooked_nine_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     depth = rng.uniform(0.10, 0.22)
     top = loop[-1]
     foot = np.array([top[0] - lean * (1 - depth - top[1]), 1.0 - depth])
-    down = (foot - top) / np.linalg.norm(foot - top)
-    width = depth * rng.uniform(0.8, 1.6)
-    turn = np.deg2rad(np.linspace(0, rng.uniform(110, 200), 24))
-    left = np.array([-down[1], down[0]])
-    tail = (
-        foot + (depth * np.sin(turn))[:, None] * down - (width * (np.cos(turn) - 1))[:, None] * left
-    )
-    return [np.concatenate([loop, [foot], tail[1:]])]
+    tail = _hooked_tail(foot, (foot - top) / np.linalg.norm(foot - top), depth, rng)
+    return [np.concatenate([loop, tail])]
