@@ -24,6 +24,7 @@ MARGIN = 28  # blank px around the upscaled digit: room for a flag left of a 1 n
 STYLED_SIDE = 28 * UPSCALE + 2 * MARGIN  # every restyled image is this square
 _SUBPIXEL_BITS = 4  # cv2 drawing at 1/16 px, so short wobbly segments do not snap to a grid
 LONG_FLAG_SHARE = 0.4  # flagged 1s whose flag is long and steep (a lambda-like 1)
+TAIL_DEPTH = (0.10, 0.22)  # a hooked 9's tail, as a share of the digit's height
 
 
 def restyle(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -144,7 +145,7 @@ def _hooked_nine(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -
         return None
     if down[0] < -0.8 * abs(down[1]):
         return None  # its foot already turns left
-    tail = _hooked_tail(foot, down / np.linalg.norm(down), rng.uniform(0.10, 0.22) * height, rng)
+    tail = _hooked_tail(foot, down / np.linalg.norm(down), rng.uniform(*TAIL_DEPTH) * height, rng)
     if tail[:, 0].min() < pen:
         return None
     return _with_strokes(image, [tail], pen, rng)
@@ -338,7 +339,7 @@ def hooked_nine_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     turns = start - np.linspace(0, 2 * np.pi, 40)  # anticlockwise on screen, y down
     loop = centre + np.stack([radius_x * np.cos(turns), radius_y * np.sin(turns)], axis=1)
     lean = np.tan(np.deg2rad(rng.uniform(-10, 10)))  # positive: the top leans right
-    depth = rng.uniform(0.10, 0.22)
+    depth = rng.uniform(*TAIL_DEPTH)
     top = loop[-1]
     foot = np.array([top[0] - lean * (1 - depth - top[1]), 1.0 - depth])
     tail = _hooked_tail(foot, (foot - top) / np.linalg.norm(foot - top), depth, rng)
