@@ -551,6 +551,34 @@ def test_the_preprocessing_cache_is_reused_and_keyed_by_preprocessing_values(tmp
     assert len(list(tmp_path.iterdir())) == 2  # another preprocessing, another cache file
 
 
+def test_the_training_set_is_the_same_built_or_cached_and_holds_only_itself(tmp_path, monkeypatch):
+    """A run's digits are built once (cold) and read from the cache after; either way each
+    array of the set owns its memory: a view would keep the larger array it was cut from
+    alive through training (the test digits once held all 70,000 preprocessed digits)."""
+    from dataclasses import fields, replace
+
+    from mnist_core import training_data
+    from mnist_core.config import TrainConfig
+    from mnist_core.data import load_mnist
+
+    monkeypatch.setenv("MNIST_CACHE", str(tmp_path))
+    data = load_mnist(ROOT / "tests" / "data" / "mnist_sample.npz")
+    data = replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
+    data = replace(data, x_test=data.x_test[:100], y_test=data.y_test[:100])
+    config = TrainConfig(not_digits=200)
+    built = training_data.build_training_set(data, config, workers=1)
+    cached = training_data.build_training_set(data, config, workers=1)
+    arrays = [
+        field.name for field in fields(built) if isinstance(getattr(built, field.name), np.ndarray)
+    ]
+    for name in arrays:
+        np.testing.assert_array_equal(getattr(built, name), getattr(cached, name), err_msg=name)
+        for dataset in (built, cached):
+            array = getattr(dataset, name)
+            assert array.base is None or array.base.nbytes == array.nbytes, name
+    assert len(built.x_test) == 100 and len(built.x_fit) > 275 + 200
+
+
 @pytest.mark.parametrize(
     "epochs, anneal, strengths",
     [
