@@ -33,7 +33,8 @@ with st.sidebar:
         st.caption(f"Trained {record['trained_at'].replace('T', ' ')[:16]} UTC")
     if warning:
         st.warning(warning)
-    st.page_link(retrain_page, label="Retrain the model", icon=":material/monitoring:")
+    if navigation.url_path != retrain_page.url_path:  # there the navigation marks it already
+        st.page_link(retrain_page, label="Retrain the model", icon=":material/monitoring:")
 
 navigation.run()
 hide_new_libraries_from_garbage_collector()

@@ -45,6 +45,17 @@ def test_sidebar_names_the_active_model():
     assert any("test accuracy" in block.value for block in app.sidebar.markdown)
 
 
+def test_sidebar_links_to_the_retrain_page_except_on_it():
+    """On the retrain page its navigation entry is marked already; a second, marked link
+    to the page the visitor is on would only repeat it."""
+    draw = run_app()
+    assert [link.proto.label for link in draw.sidebar.get("page_link")] == ["Retrain the model"]
+    retrain = run_app(page="app_pages/retrain.py")
+    assert not retrain.exception
+    assert not retrain.sidebar.get("page_link")
+    assert "Bundled model" in retrain.sidebar.markdown[0].value
+
+
 @pytest.mark.parametrize("position", [3, 17, 42])
 def test_draw_page_reads_an_injected_drawing(mnist, classifier, position):
     digit, label = mnist["x_test"][position], int(mnist["y_test"][position])
