@@ -33,7 +33,7 @@ with st.sidebar:
         st.caption(f"Trained {record['trained_at'].replace('T', ' ')[:16]} UTC")
     if warning:
         st.warning(warning)
-    if navigation.url_path != retrain_page.url_path:  # there the navigation marks it already
+    if navigation is not retrain_page:  # there the navigation marks it already
         st.page_link(retrain_page, label="Retrain the model", icon=":material/monitoring:")
 
 navigation.run()

@@ -4,24 +4,18 @@ through AppTest, the draw page's controls and answers, and a finished run in the
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import sys
 import types
 from pathlib import Path
 from unittest import mock
 
-# Imported here, before any FakeCanvas: mock.patch.dict(sys.modules) drops on exit every module
-# first imported inside it, and a SQLAlchemy imported afresh by the next run mixes with the
-# objects of the dropped one (KeyError: comma_op, "No such event 'connect'"); so would
-# PostgreSQL's driver, whose errors SQLAlchemy would then no longer recognise and wrap.
 import cv2
 import numpy as np
-import psycopg  # noqa: F401
-import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 from helpers import PROJECT_ROOT, SAMPLE
 from streamlit.testing.v1 import AppTest
 
-import mnist_core.corrections  # noqa: F401
 from mnist_core import renderings
 from mnist_core.classifier import BUNDLED_MODEL
 from mnist_core.registry import SERVED, ModelRegistry, RegistryConfig
@@ -41,12 +35,17 @@ def own_app_home(tmp_path: Path, monkeypatch, min_promote_accuracy: str | None =
     return tmp_path / "app_home"
 
 
+@contextlib.contextmanager
 def FakeCanvas(image, calls: list | None = None):
-    """Stands in for the browser component: ``st_canvas`` returns what a user 'drew' (and
-    appends its arguments to ``calls``).
+    """Stands in for the browser component while the block runs: ``st_canvas`` returns what
+    a user 'drew' (and appends its arguments to ``calls``).
 
     The whole module is replaced, since importing the real one outside a Streamlit runtime
-    fails before AppTest has registered its front-end assets.
+    fails before AppTest has registered its front-end assets. Only the two entries of
+    ``sys.modules`` it concerns are swapped: ``mock.patch.dict(sys.modules)`` dropped on exit
+    every module first imported inside it, and a module imported afresh after that is a
+    second copy beside the first (a multiprocessing pool then could not pickle its own
+    classes, and a SQLAlchemy mixed the objects of two).
     """
 
     def st_canvas(**kwargs):
@@ -56,10 +55,19 @@ def FakeCanvas(image, calls: list | None = None):
 
     module = types.ModuleType("streamlit_drawable_canvas")
     module.st_canvas = st_canvas
+    real = sys.modules.get("streamlit_drawable_canvas")
     # app_pages.canvas binds st_canvas when first imported: forgotten here, it is imported
-    # afresh inside the patch with this stand-in, and forgotten again when the patch ends.
+    # afresh inside the block with this stand-in, and forgotten again when the block ends.
     sys.modules.pop("app_pages.canvas", None)
-    return mock.patch.dict(sys.modules, {"streamlit_drawable_canvas": module})
+    sys.modules["streamlit_drawable_canvas"] = module
+    try:
+        yield
+    finally:
+        sys.modules.pop("app_pages.canvas", None)
+        if real is None:
+            sys.modules.pop("streamlit_drawable_canvas", None)
+        else:
+            sys.modules["streamlit_drawable_canvas"] = real
 
 
 def png_bytes(image: np.ndarray | None) -> bytes | None:

@@ -9,6 +9,16 @@ import pytest  # noqa: E402
 from helpers import SAMPLE  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def main_module_restored():
+    """AppTest runs the app's script as ``__main__`` and leaves it there. A process spawned
+    later (a training run's data building) re-runs ``__main__`` before its task, so each
+    worker would run the app script, and one that stops on it fails the pool's task forever."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="module")
 def classifier():
     """The bundled model, as the app loads it (a module may define its own)."""
