@@ -193,8 +193,8 @@ def _fit(config, dataset, collected: dict, classes: int, started, report, should
     validation = (dataset.x_validation, batches.onehot_of(dataset.y_validation))
     bridge = _ProgressBridge(config, len(batches), started, report, should_stop, validation)
     # The held-out figures come from the callback, not from fit's validation_data: Keras'
-    # copies of the held-out digits and its evaluation step held ~50 MB through the run
-    # (the Full preset's peak, anonymous memory, 2 epochs: 500 -> 452 MB).
+    # float32 copy of the held-out digits and its evaluation step held ~50 MB through the
+    # run (benchmarks/training_memory_phases.py; docs/performance.md).
     model.fit(batches, epochs=config.epochs, callbacks=[bridge], verbose=0)
     batches.release()
     return model, bridge, len(x_fit)
@@ -427,7 +427,9 @@ class _ProgressBridge(keras.callbacks.Callback):
         images, targets = validation
         probabilities = np.concatenate(
             [
-                np.asarray(self.model.predict_on_batch(as_float(images[start : start + 256])))
+                np.asarray(
+                    self.model.predict_on_batch(as_float(images[start : start + 256])), np.float32
+                )
                 for start in range(0, len(images), 256)
             ]
         )
