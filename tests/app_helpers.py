@@ -44,8 +44,7 @@ def FakeCanvas(image, calls: list | None = None):
     fails before AppTest has registered its front-end assets. Only the two entries of
     ``sys.modules`` it concerns are swapped: ``mock.patch.dict(sys.modules)`` dropped on exit
     every module first imported inside it, and a module imported afresh after that is a
-    second copy beside the first (a multiprocessing pool then could not pickle its own
-    classes, and a SQLAlchemy mixed the objects of two).
+    second copy beside the first (a SQLAlchemy then mixed the objects of two).
     """
 
     def st_canvas(**kwargs):
