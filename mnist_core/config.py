@@ -111,9 +111,6 @@ class PreprocessConfig:
     # Strokes thinner than this after scaling to the 20 px box are thickened to it: MNIST
     # strokes are 2-4 px; a 3 px pen on a 280 px canvas would otherwise shrink to 0.3 px.
     min_stroke_px: float = 2.2
-    # Slant taken out before fitting: the digit sheared so that its ink's principal axis is
-    # upright (second moments), at most this much (x shift per row); 0 = as drawn.
-    max_deskew: float = 0.6
 
 
 @dataclass(frozen=True)

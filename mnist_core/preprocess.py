@@ -9,8 +9,6 @@ all call :func:`to_mnist`.
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
@@ -609,8 +607,6 @@ def _fit(ink, mask, box, strokes_px, config: PreprocessConfig):
     """:func:`fit_to_mnist_frame` given the mask's bounding box and, when known, its stroke
     width."""
     digit, strokes = _ink_crop(ink, mask, box)
-    if config.max_deskew:
-        digit = deskewed(digit, config.max_deskew)
     height, width = digit.shape
     scale = config.box_side / max(height, width)
     if strokes_px is None:
@@ -623,25 +619,6 @@ def _fit(ink, mask, box, strokes_px, config: PreprocessConfig):
         height, width = digit.shape
         scale = config.box_side / max(height, width)
     return _centre_by_mass(scaled_ink(digit, scale), config.out_side)
-
-
-def deskewed(digit: np.ndarray, max_skew: float) -> np.ndarray:
-    """``digit`` (its ink's crop, ink high) sheared along its rows so that the ink's principal
-    axis stands upright (the shear is its second moments' mu11 / mu02, at most ``max_skew``),
-    and cropped to its ink again; as it is when it already stands within half a pixel."""
-    moments = cv2.moments(digit)
-    if moments["mu02"] <= 0:
-        return digit
-    skew = min(max(moments["mu11"] / moments["mu02"], -max_skew), max_skew)
-    height, width = digit.shape
-    if abs(skew) * height < 0.5:
-        return digit
-    # x' = x - skew * y, shifted so that every row stays inside the frame.
-    matrix = np.float32([[1, -skew, max(skew, 0.0) * (height - 1)], [0, 1, 0]])
-    size = (width + math.ceil(abs(skew) * (height - 1)), height)
-    sheared = cv2.warpAffine(digit, matrix, size, flags=cv2.INTER_LINEAR)
-    left, top, width, height = cv2.boundingRect((sheared > 0).view(np.uint8))
-    return sheared[top : top + height, left : left + width] if width else digit
 
 
 def thickening_radius(strokes: np.ndarray, scale: float, config: PreprocessConfig = PREPROCESS):
