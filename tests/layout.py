@@ -120,6 +120,14 @@ LAYOUT_JS = """() => {
     return [...new Set(defects)];
 }"""
 
+# Whether nothing is wider than the window yet: the page and its main area do not scroll
+# sideways (the first of LAYOUT_JS' width checks, for waiting on a resize).
+FITS_WINDOW_JS = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    return [document.scrollingElement, main].every(
+        (scroller) => !scroller || scroller.scrollWidth <= scroller.clientWidth + 1);
+}"""
+
 # The page's full height: Streamlit scrolls its main area, not the document, so a full-page
 # screenshot needs a window that tall.
 CONTENT_HEIGHT_JS = """() => {
