@@ -15,7 +15,18 @@ from __future__ import annotations
 # Two boxes overlap when they share more than 2 px both ways; lines of text overlap only when
 # they share more than a quarter of the shorter line's height (a glyph's box may reach into the
 # next line's by a pixel or two at a tight line height).
-LAYOUT_JS = """() => {
+# The scrollers a page may scroll sideways in (Streamlit scrolls its main area, not only the
+# document), and whether one does: shared by LAYOUT_JS' check and FITS_WINDOW_JS' wait.
+_SCROLLERS_JS = """
+    const scrollers = () => [document.scrollingElement,
+        document.querySelector('[data-testid="stMain"]')].filter(Boolean);
+    const scrollsSideways = (scroller) => scroller.scrollWidth > scroller.clientWidth + 1;
+"""
+
+LAYOUT_JS = (
+    "() => {"
+    + _SCROLLERS_JS
+    + """
     const CHROME = '[data-testid="stHeader"], [data-testid="stToolbar"],'
         + ' [data-testid="stDecoration"], [data-testid="stStatusWidget"],'
         + ' [data-testid="stElementToolbar"], [data-testid="stSidebar"], [data-baseweb="tooltip"]';
@@ -105,8 +116,8 @@ LAYOUT_JS = """() => {
     // Nothing wider than the window: the page does not scroll sideways, and no element shows
     // past its right edge (a box that scrolls inside itself, like a canvas wider than a phone,
     // is clipped by its own box and passes).
-    for (const scroller of [document.scrollingElement, main]) {
-        if (scroller.scrollWidth > scroller.clientWidth + 1) {
+    for (const scroller of scrollers()) {
+        if (scrollsSideways(scroller)) {
             defects.push(`the page scrolls sideways: ${describe(scroller)} is`
                 + ` ${scroller.scrollWidth} px wide in a ${scroller.clientWidth} px window`);
         }
@@ -119,14 +130,17 @@ LAYOUT_JS = """() => {
     }
     return [...new Set(defects)];
 }"""
+)
 
-# Whether nothing is wider than the window yet: the page and its main area do not scroll
-# sideways (the first of LAYOUT_JS' width checks, for waiting on a resize).
-FITS_WINDOW_JS = """() => {
-    const main = document.querySelector('[data-testid="stMain"]');
-    return [document.scrollingElement, main].every(
-        (scroller) => !scroller || scroller.scrollWidth <= scroller.clientWidth + 1);
+# Whether nothing scrolls sideways yet (the first of LAYOUT_JS' width checks), to wait on a
+# resize.
+FITS_WINDOW_JS = (
+    "() => {"
+    + _SCROLLERS_JS
+    + """
+    return !scrollers().some(scrollsSideways);
 }"""
+)
 
 # The page's full height: Streamlit scrolls its main area, not the document, so a full-page
 # screenshot needs a window that tall.
