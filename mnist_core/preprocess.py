@@ -257,9 +257,13 @@ def stroke_box(labels: np.ndarray, label: int) -> tuple[int, int, int, int]:
 
 def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:
     """Decoded image -> float32 (H, W) map where ink is high, at a bounded working size."""
-    drawn = False  # strokes on a transparent canvas: no page, no desk
     if image.ndim == 3:  # RGBA
         tone, drawn = _tone(image)
+        if drawn:
+            # The alpha of strokes on a transparent canvas is ink by construction: no paper
+            # tone to vote on, no page, no light to even (the vote's histogram and witnesses
+            # were a fifth of such a canvas' preprocessing, and always found a dark background).
+            return _to_work_size(cv2.LUT(tone, _UNIT), decode_config)
     elif image.dtype == np.uint8:
         tone = image
     else:
@@ -271,7 +275,7 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
             if not is_photo_sized(tone.shape) or has_flat_background(histogram):
                 page = None
                 if is_photo_sized(tone.shape):  # a dark desk can be flat too
-                    page = _page_on_a_desk(tone, histogram, _median_of_unit, drawn)
+                    page = _page_on_a_desk(tone, histogram, _median_of_unit)
                 if page is None:
                     # A canvas or a clean scan: no resize, so the map is a table of its uint8
                     # tones, and the background is judged on their own histogram (the table
@@ -284,32 +288,31 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
     photo_sized = is_photo_sized(tone.shape)
     grey = _to_work_size(tone, decode_config)
     if photo_sized:
-        grey = _photo_evenly_lit(grey, on_page, drawn)
+        grey = _photo_evenly_lit(grey, on_page)
     if _light_background(grey):
         grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
     return grey
 
 
-def _photo_evenly_lit(grey: np.ndarray, on_page: bool, drawn: bool) -> np.ndarray:
+def _photo_evenly_lit(grey: np.ndarray, on_page: bool) -> np.ndarray:
     """A photo-sized picture with its light made even (:func:`evenly_lit`): the desk around a
-    page lying on one painted paper first (``on_page`` when already done; never looked for
-    on a transparent canvas' strokes, ``drawn``), and nothing done when it has a flat
-    background (a canvas, a clean scan)."""
+    page lying on one painted paper first (``on_page`` when already done), and nothing done
+    when it has a flat background (a canvas, a clean scan)."""
     if not on_page:
         histogram = _levels_histogram(grey)
-        page = _page_on_a_desk(grey, histogram, _median, drawn)
+        page = _page_on_a_desk(grey, histogram, _median)
         if page is None:
             return grey if has_flat_background(histogram) else evenly_lit(grey)
         grey = page
     return evenly_lit(grey)
 
 
-def _page_on_a_desk(picture: np.ndarray, histogram, median_of, drawn: bool):
+def _page_on_a_desk(picture: np.ndarray, histogram, median_of):
     """``picture`` with the desk around the page lying on it painted paper
-    (:func:`mnist_core.lighting.on_its_page`), or None: when it is a transparent canvas'
-    strokes (``drawn``), when its 256-level ``histogram`` and its frame's median (taken with
-    ``median_of``, in [0, 1]) say no desk can show, or when no page is found."""
-    if drawn or not may_show_a_desk(histogram, 255 * median_of(_frame(picture))):
+    (:func:`mnist_core.lighting.on_its_page`), or None: when its 256-level ``histogram`` and
+    its frame's median (taken with ``median_of``, in [0, 1]) say no desk can show, or when no
+    page is found."""
+    if not may_show_a_desk(histogram, 255 * median_of(_frame(picture))):
         return None
     return on_its_page(picture)
 

@@ -120,6 +120,20 @@ def test_ink_map_uses_alpha_as_ink_on_transparent_canvas(seven):
     np.testing.assert_allclose(ink_map(rgba), ink_map(seven), atol=1e-6)
 
 
+@pytest.mark.parametrize("side", [280, 900])
+def test_a_transparent_canvas_ink_is_its_alpha_even_along_its_frame(side):
+    # Strokes along all four sides and through the corners (a frame drawn round the digit, a
+    # stroke off the edge): no vote on the background can turn the alpha over or even its light.
+    rgba = np.zeros((side, side, 4), np.uint8)
+    band = side // 30
+    rgba[:band, :, 3] = rgba[-band:, :, 3] = rgba[:, :band, 3] = rgba[:, -band:, 3] = 255
+    rgba[side // 3 : 2 * side // 3, side // 2 - band : side // 2 + band, 3] = 255
+    ink = ink_map(rgba)
+    alpha = rgba[..., 3].astype(np.float32) / 255
+    expected = cv2.resize(alpha, ink.shape[::-1], interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(ink, expected, atol=1e-6)
+
+
 def test_ink_map_composites_opaque_picture_with_transparent_margin_on_white():
     rgba = np.zeros((100, 100, 4), np.uint8)
     rgba[5:95, 5:95] = (255, 255, 255, 255)  # opaque white paper
