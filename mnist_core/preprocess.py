@@ -261,8 +261,8 @@ def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarr
         tone, drawn = _tone(image)
         if drawn:
             # The alpha of strokes on a transparent canvas is ink by construction: no paper
-            # tone to vote on, no page, no light to even (the vote's histogram and witnesses
-            # were a fifth of such a canvas' preprocessing, and always found a dark background).
+            # tone to vote on, no page, no light to even. A vote would cost a fifth of such a
+            # canvas' preprocessing to find the dark background it always has.
             return _to_work_size(cv2.LUT(tone, _UNIT), decode_config)
     elif image.dtype == np.uint8:
         tone = image
