@@ -111,6 +111,12 @@ class PreprocessConfig:
     # Strokes thinner than this after scaling to the 20 px box are thickened to it: MNIST
     # strokes are 2-4 px; a 3 px pen on a 280 px canvas would otherwise shrink to 0.3 px.
     min_stroke_px: float = 2.2
+    # Strokes wider than this after scaling are pared down to ``thinned_stroke_px``: a wide
+    # pen on a small digit comes out 4-7 px wide, its loops nearly closed, where MNIST's
+    # strokes are 2.6 px (median; 8% of its test digits are wider than 3.5). Canvases drawn
+    # so were misread 4.6 times as often as others (docs/model.md, "Thick strokes").
+    max_stroke_px: float = 3.5
+    thinned_stroke_px: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -619,8 +619,10 @@ def _fit(ink, mask, box, strokes_px, config: PreprocessConfig):
         # Padded first, so the thickened strokes keep their ends; the box is refitted.
         padded = cv2.copyMakeBorder(digit, *(radius,) * 4, cv2.BORDER_CONSTANT, value=0)
         digit = thicken(padded, radius)
-        height, width = digit.shape
-        scale = config.box_side / max(height, width)
+    else:
+        digit = _thinned(digit, _thinning_radius(strokes_px, scale, config))
+    height, width = digit.shape
+    scale = config.box_side / max(height, width)
     return _centre_by_mass(scaled_ink(digit, scale), config.out_side)
 
 
@@ -638,10 +640,33 @@ def _radius(strokes_px: float, scale: float, config: PreprocessConfig) -> int:
     return int(np.ceil((config.min_stroke_px / scale - width_after / scale) / 2))
 
 
+def _thinning_radius(strokes_px: float, scale: float, config: PreprocessConfig) -> int:
+    """How many pixels to pare off each side of strokes ``strokes_px`` wide, before they are
+    scaled by ``scale``, so that they would come out ``thinned_stroke_px`` wide at that scale
+    (a little more: the box shrinks with them); 0 unless they would come out wider than
+    ``max_stroke_px``."""
+    if strokes_px * scale <= config.max_stroke_px:
+        return 0
+    return round((strokes_px - config.thinned_stroke_px / scale) / 2)
+
+
 def thicken(ink: np.ndarray, radius: int) -> np.ndarray:
     """``ink`` dilated by a disc of ``radius`` pixels (see :func:`thickening_radius`)."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(ink, kernel)
+    return cv2.dilate(ink, _disc(radius))
+
+
+def _thinned(digit: np.ndarray, radius: int) -> np.ndarray:
+    """A cropped digit eroded by a disc of ``radius`` pixels and cropped again to what is
+    left; ``digit`` itself when ``radius`` is 0 or nothing would be left."""
+    if not radius:
+        return digit
+    thinned = cv2.erode(digit, _disc(radius))
+    left, top, width, height = cv2.boundingRect(np.greater(thinned, 0).view(np.uint8))
+    return thinned[top : top + height, left : left + width] if width else digit
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 _HALO = np.ones((3, 3), np.uint8)
