@@ -247,9 +247,9 @@ def test_fit_to_mnist_frame_thickens_hairline_strokes():
 
 
 def test_fit_to_mnist_frame_pares_marker_strokes_down_and_keeps_the_loop_open():
-    """A 0 drawn with a pen a quarter of its height wide: ~5 px once fitted (4.6 px above
-    half ink), where MNIST's strokes are ~2.6 px, and its hole half closed. Pared down, the
-    strokes measure 3.7 px (3.3 px at the core) and the hole is twice the size."""
+    """A 0 drawn with a pen a quarter of its height wide: its strokes 4.6 px wide once fitted
+    (measured above half ink), where MNIST's are ~2.6 px, and its hole half closed. Pared
+    down, the strokes measure 3.7 px and the hole is twice the size."""
     ink = np.zeros((280, 280), np.float32)
     cv2.ellipse(ink, (140, 140), (55, 80), 0, 0, 360, 1.0, thickness=52)
     mask = (ink > 0.35).astype(np.uint8)
