@@ -1,7 +1,7 @@
 """The digits a model misreads in one of bench_core's rendered sets, as a picture to judge by
 eye: is each a model error, a digit people write two ways, or a rendering nobody could read?
 
-    python benchmarks/misread_gallery.py hard|form [--samples 1000] [--seed 7]
+    python benchmarks/misread_gallery.py canvas|hard|form|boxed [--samples 1000] [--seed 7]
         [--model models/mnist_cnn.onnx] [--output docs/misreads_hard.png]
 
 Each tile: the MNIST test digit the rendering was made from (left), what the model was given
@@ -23,9 +23,20 @@ sys.path[:0] = [str(ROOT)]
 
 from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.renderings import form_scan, hard_canvas_drawing  # noqa: E402
+from mnist_core.renderings import (  # noqa: E402
+    boxed_form_scan,
+    canvas_drawing,
+    form_scan,
+    hard_canvas_drawing,
+)
 
-RENDERERS = {"hard": hard_canvas_drawing, "form": form_scan}
+# Each renderer as (digit, label, rng) -> image; the canvas is bench_core's transparent one.
+RENDERERS = {
+    "canvas": lambda digit, label, rng: canvas_drawing(digit, rng),
+    "hard": hard_canvas_drawing,
+    "form": form_scan,
+    "boxed": lambda digit, label, rng: boxed_form_scan(digit, rng),
+}
 TILE = 84  # px a side of each half of a tile
 PER_ROW = 6
 
