@@ -652,7 +652,7 @@ def _thinning_radius(strokes_px: float, scale: float, config: PreprocessConfig) 
 
 def thicken(ink: np.ndarray, radius: int) -> np.ndarray:
     """``ink`` dilated by a disc of ``radius`` pixels (see :func:`thickening_radius`)."""
-    return cv2.dilate(ink, _disc(radius))
+    return cv2.dilate(ink, disc(radius))
 
 
 def _thinned(digit: np.ndarray, radius: int) -> np.ndarray:
@@ -660,12 +660,13 @@ def _thinned(digit: np.ndarray, radius: int) -> np.ndarray:
     left; ``digit`` itself when ``radius`` is 0 or nothing would be left."""
     if not radius:
         return digit
-    thinned = cv2.erode(digit, _disc(radius))
+    thinned = cv2.erode(digit, disc(radius))
     left, top, width, height = cv2.boundingRect(np.greater(thinned, 0).view(np.uint8))
     return thinned[top : top + height, left : left + width] if width else digit
 
 
-def _disc(radius: int) -> np.ndarray:
+def disc(radius: int) -> np.ndarray:
+    """A pen's round tip, ``radius`` pixels: the kernel that thickens or thins strokes."""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 

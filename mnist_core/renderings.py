@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .preprocess import disc
 from .styles import (
     UPSCALE,
     coarse_scan,
@@ -50,10 +51,6 @@ def _resized(digit: np.ndarray, scale: float) -> np.ndarray:
     )
 
 
-def _disc(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-
-
 def _pen_strokes(digit: np.ndarray, scale: float, stroke_px: float) -> np.ndarray:
     """The digit drawn at ``scale`` with a pen ``stroke_px`` wide (uint8 0/1): its centre
     lines at the pen's width, and what is wider than MNIST's usual stroke (a filled loop, a
@@ -68,10 +65,10 @@ def _pen_strokes(digit: np.ndarray, scale: float, stroke_px: float) -> np.ndarra
     outline = shape if coarse == scale else (_resized(digit, coarse) > 0.5).astype(np.uint8)
     lines = _centre_lines(outline)
     lines = cv2.resize(lines.astype(np.float32), shape.shape[::-1])
-    pen = cv2.dilate((lines > 0.2).astype(np.uint8), _disc(int(round(stroke_px / 2))))
+    pen = cv2.dilate((lines > 0.2).astype(np.uint8), disc(int(round(stroke_px / 2))))
     # MNIST strokes are ~2.5 px wide: thinned by the difference, only blots keep any ink.
     thinner_by = int(round((2.5 * scale - stroke_px) / 2))
-    return pen | (cv2.erode(shape, _disc(thinner_by)) if thinner_by > 0 else shape)
+    return pen | (cv2.erode(shape, disc(thinner_by)) if thinner_by > 0 else shape)
 
 
 def _centre_lines(shape: np.ndarray) -> np.ndarray:
