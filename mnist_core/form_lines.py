@@ -9,11 +9,13 @@ and :func:`without_lines` takes them out, mending the strokes that crossed them.
 A digit can hold a straight stroke as long as its picture (a tightly cropped 7's bar, 1's
 stem), so only lines that are surely printed are taken out: two parallel lines apart, longer
 than the digit (:func:`is_ruled`), for one digit and for a number; for one digit also lines
-thinner than the pen that wrote the rest and joined to none of its strokes (a box cut to a
-corner or to one side, the digit clear of it: :func:`without_ruling`). Thin lines a stroke
-touches (a digit written over its box's side) are taken out only for a second look at a
-picture the model refused or read unsure (:func:`without_thin_lines`): a printed line is
-thinner than the pen, and a letter's stem is as thick as the rest of the letter.
+thinner than the pen that wrote the rest and either joined to none of its strokes (a box cut
+to one side, the digit clear of it) or meeting at the picture's corner (a box cut to two or
+three sides, whatever touches it: :func:`without_ruling`). Other thin lines a stroke touches
+(a digit written over its box's side) are taken out only for a second look at a picture the
+model refused or read unsure (:func:`without_thin_lines`): a printed line is thinner than the
+pen, and a letter's stem is as thick as the rest of the letter. Where a line is taken out,
+a stroke lying along it or crossing it stays (:func:`without_lines`).
 """
 
 from __future__ import annotations
@@ -76,10 +78,31 @@ def _printed_lines(binary: np.ndarray, search) -> list:
         if _is_printed(segment, horizontal, binary.shape)
     ]
     found += _level_lines(binary, found)
-    return [
+    lines = [
         (segment, horizontal, _thickness(binary, segment, horizontal))
         for segment, horizontal in found
     ]
+    return [line for line in lines if not _inside_a_side(line, lines, binary.shape)]
+
+
+def _inside_a_side(line, lines: list, shape) -> bool:
+    """Is ``line``, one of ``lines``, a stroke inside a box's side: counted only for lying
+    near the picture's edge (shorter than CROSSING_SPAN), with a parallel line between it and
+    that edge, clear of it? A 2's base or a 7's bar drawn along its box's side is; a side
+    found as several lines side by side, each overlapping the next, is not."""
+    segment, horizontal, thickness = line
+    if _length(segment, horizontal) >= CROSSING_SPAN * shape[1 if horizontal else 0]:
+        return False
+    across = _across(segment, horizontal)
+    toward_start = across < shape[not horizontal] / 2
+    for other, parallel, other_thickness in lines:
+        if parallel != horizontal:
+            continue
+        nearer = _across(other, parallel)
+        outside = nearer < across if toward_start else nearer > across
+        if outside and abs(nearer - across) > (thickness + other_thickness) / 2 + 2:
+            return True
+    return False
 
 
 def _level_lines(binary: np.ndarray, found: list) -> list:
@@ -202,8 +225,23 @@ def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
                 widest = max(widest, thickness + 2)
         if widest:
             kept = result * (1 - band)
-            result = np.where(band > 0, _bridged(kept, widest, orientation), kept)
+            mended = np.maximum(
+                _bridged(kept, widest, orientation), _thicker_across(result, widest, orientation)
+            )
+            result = np.where(band > 0, mended, kept)
     return _without_edge_slivers(result)
+
+
+def _thicker_across(ink: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
+    """The ink that runs further across a line than the line's band of ``width`` pixels: a
+    stroke lying along the line (a 2's base on its box's bottom side) or crossing it. The
+    grey opening across the line keeps it and takes the line itself out."""
+    reach = width + 1
+    shape = (reach, 1) if horizontal else (1, reach)
+    # Outside the picture is paper: a box's side along the picture's edge is not kept.
+    return cv2.morphologyEx(
+        ink, cv2.MORPH_OPEN, np.ones(shape, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
 def _without_edge_slivers(ink: np.ndarray) -> np.ndarray:
@@ -256,6 +294,32 @@ def is_ruled(lines: list, stripped: np.ndarray) -> bool:
     return False
 
 
+def _box_corner(lines: list, shape) -> bool:
+    """Do two of ``lines``, one level and one upright, each along the edge of the picture
+    (its ``shape``), meet at a corner of it? Then they are a box's sides, cut out with it,
+    whatever strokes touch them (when they are thinner than the pen): no digit has two
+    straight strokes three quarters of its picture long meeting at its corner but a 7 with
+    an upright stem, and without them it leaves too little to be taken out."""
+    sides = [(segment, horizontal) for segment, horizontal, _ in lines]
+    sides = [side for side in sides if _near_edge(*side, shape)]
+    reach = EDGE_BAND * min(shape)
+    return any(
+        _ends_near(level, True, _across(upright, False), reach)
+        and _ends_near(upright, False, _across(level, True), reach)
+        for level, horizontal in sides
+        if horizontal
+        for upright, vertical in sides
+        if not vertical
+    )
+
+
+def _ends_near(segment, horizontal: bool, position: float, reach: float) -> bool:
+    """Does the line end within ``reach`` pixels of ``position`` along it?"""
+    x0, y0, x1, y1 = segment
+    ends = (x0, x1) if horizontal else (y0, y1)
+    return min(abs(end - position) for end in ends) <= reach
+
+
 def _digit_sized(width: int, height: int, shape) -> bool:
     """Is ink ``width`` x ``height`` px, left once lines are out, still a digit's size?"""
     return max(width / shape[1], height / shape[0]) >= MIN_DIGIT_SHARE
@@ -298,16 +362,24 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     digit is cleaned, where a lone long line may be a digit's stroke. Surely printed are lines
     :func:`is_ruled` (a form's box, a notebook's rules, a comb field's separators), and lines
     each thinner than the pen that touch no stroke (:func:`_clear_of_the_strokes`: a box cut
-    to a corner or to one side, the digit inside it). A tightly cropped digit's bar or stem
-    may measure thinner than its other strokes (a pen held at an angle, a binarised scan) but
-    is joined to them."""
+    to one side, the digit inside it) or meet at the picture's corner (:func:`_box_corner`:
+    a box cut to two or three sides, whatever touches them). A tightly cropped digit's bar
+    or stem may measure thinner than its other strokes (a pen held at an angle, a binarised
+    scan) but is joined to them, and lies along one side only."""
     binary, lines = _lines_in(ink)
+    return surely_printed_out(ink, binary, lines)
+
+
+def surely_printed_out(ink: np.ndarray, binary: np.ndarray, lines: list) -> np.ndarray:
+    """:func:`without_ruling` given ``ink``'s mask at LINE_LEVEL and its printed lines."""
     if not lines:
         return ink
     stripped = without_lines(ink, lines)
     if is_ruled(lines, stripped):
         return stripped
-    if _thinner_than_the_pen(lines, stripped) and _clear_of_the_strokes(binary, lines):
+    if _thinner_than_the_pen(lines, stripped) and (
+        _box_corner(lines, ink.shape) or _clear_of_the_strokes(binary, lines)
+    ):
         return stripped
     return ink
 

@@ -45,13 +45,13 @@ def test_digits_in_a_forms_box_are_read(classifier, sample):
     digits, labels = sample
     scans = [renderings.boxed_form_scan(digit, rng) for digit in digits]
     read = digits_read(classifier, scans)
-    # The bundled model: 191 of 200; 183 without the second look at refused pictures (a box's
-    # side the digit touches left in), 159 without it and with thin lines clear of the digit
-    # left in at first look too; with every box left in, 2 of the first 50.
+    # The bundled model: 196 of 200; 195 without the second look at refused pictures (a box's
+    # side the digit touches left in), 190 when a box's corner the digit touches was also left
+    # in at first look; with every box left in, 2 of the first 50.
     assert np.mean(np.equal(read, labels)) >= 0.9
     as_is = [read_as_is(classifier, scan) for scan in scans[:50]]
     assert np.mean(np.equal(as_is, labels[:50])) <= 0.3
-    # Uploaded, a box's side is not read as a 1 beside the digit: 96 of 100 read as the digit.
+    # Uploaded, a box's side is not read as a 1 beside the digit: 99 of 100 read as the digit.
     readings = [read_photo(classifier, scan) for scan in scans[:100]]
     read = [reading.digit if isinstance(reading, Prediction) else None for reading in readings]
     assert np.mean(np.equal(read, labels[:100])) >= 0.9
@@ -131,15 +131,13 @@ def test_a_bold_digits_inked_columns_are_no_printed_lines():
     assert form_lines.without_ruling(eight) is eight
 
 
-@pytest.mark.parametrize(
-    ("name", "digit"), [("one_in_a_box_it_touches.png", 1), ("six_in_a_box_it_touches.png", 6)]
-)
-def test_an_unsure_reading_gets_a_second_look_without_the_box(classifier, name, digit):
-    """A box's side the digit touches stays in at first look (a tight crop's bar touches its
-    stem too), and the reading may be unsure; the second look, without it, reads the digit."""
-    scan = (DATA / name).read_bytes()
-    assert classifier.predict(scan).digit == digit
-    assert classifier.predict_batch([scan])[0].digit == digit
+def test_an_unsure_reading_gets_a_second_look_without_the_box(classifier):
+    """Two parallel sides of a box the digit touches, as tall as the digit, stay in at first
+    look (a tight crop's bar touches its stem too, and a 2's base and bar run as far), and
+    the 8 is refused; the second look, without them, reads it."""
+    scan = (DATA / "eight_in_a_box_it_touches.png").read_bytes()
+    assert classifier.predict(scan).digit == 8
+    assert classifier.predict_batch([scan])[0].digit == 8
     # Whatever the model: the first look keeps the box, the second takes it out, and the
     # second look's picture alone reads the digit.
     ink = cleaned_ink(scan)
@@ -147,7 +145,58 @@ def test_an_unsure_reading_gets_a_second_look_without_the_box(classifier, name, 
     stripped = without_thin_lines(ink)
     assert stripped is not None and np.count_nonzero(stripped) < 0.85 * np.count_nonzero(ink)
     second = classifier_module.second_look(scan)
-    assert _reading(classifier.scores(second[None])[0], second, classifier.verdicts).digit == digit
+    assert _reading(classifier.scores(second[None])[0], second, classifier.verdicts).digit == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "digit"), [("one_in_a_box_it_touches.png", 1), ("six_in_a_box_it_touches.png", 6)]
+)
+def test_a_box_corner_is_taken_out_at_first_look_though_the_digit_touches_it(
+    classifier, name, digit
+):
+    """Two sides of a box meeting at the picture's corner, thinner than the pen, are printed
+    whatever strokes touch them: out before the model's first reading, which is then sure
+    (the 6 was read unsure as an 8 with them in)."""
+    scan = (DATA / name).read_bytes()
+    ink = cleaned_ink(scan)
+    stripped = form_lines.without_ruling(ink)
+    assert stripped is not ink and np.count_nonzero(stripped) < 0.85 * np.count_nonzero(ink)
+    first, _ = classifier_module.model_inputs(scan)
+    reading = _reading(classifier.scores(first[None])[0], first, classifier.verdicts)
+    assert reading.digit == digit and reading.confidence >= classifier.verdicts.unsure_below
+
+
+def test_a_corner_of_strokes_as_thick_as_the_pen_stays():
+    """An F cut tight to its ink has a stem and a bar along two sides, meeting at a corner,
+    like a box's; drawn with the pen, they are not thinner than it, and stay (taken out,
+    the F's middle bar alone would be read as a digit). A 7 with an upright stem along
+    the side leaves too little without its bar and stem to be a digit, and stays too."""
+    letter = np.zeros((100, 70), np.float32)
+    letter[1:9, :] = 1.0
+    letter[:, 1:9] = 1.0
+    letter[45:53, 9:50] = 1.0
+    assert form_lines.without_ruling(letter) is letter
+    seven = np.zeros((100, 70), np.float32)
+    seven[1:4, :] = 1.0  # a binarised scan's bar and upright stem, thinner than they were
+    seven[:, 66:69] = 1.0
+    seven[2:6, 60:69] = 1.0  # the corner, where the pen turned
+    assert form_lines.without_ruling(seven) is seven
+
+
+def test_a_stroke_along_a_removed_side_stays():
+    """A 2's base drawn on its box's bottom side, the pen wider than the printed line, is
+    kept where the side is taken out: the ink runs further across the line than the line."""
+    ink = np.zeros((100, 100), np.float32)
+    ink[1:3, :] = 0.7  # the box's top and bottom sides, thinner than the pen
+    ink[96:98, :] = 0.7
+    cv2.line(ink, (35, 92), (65, 92), 1.0, 9)  # the base, its lower edge over the side
+    cv2.line(ink, (35, 92), (60, 20), 1.0, 9)
+    lines = printed_lines(ink)
+    stripped = without_lines(ink, lines)
+    assert is_ruled(lines, stripped)
+    assert stripped[96:98, 35:65].min() == 1.0  # the base, where it covers the side
+    assert stripped[96:98, :10].max() == 0 and stripped[96:98, 90:].max() == 0
+    assert stripped[1:3, :].max() == 0
 
 
 def test_photos_of_ruled_and_squared_paper_are_read_as_one_digit(classifier, sample):
@@ -189,6 +238,23 @@ def test_a_stroke_crossing_a_rule_is_mended_and_the_rule_is_gone():
     assert stripped[60:63, 148:154].min() > 0.5 and stripped[140:143, 148:154].min() > 0.5
 
 
+def test_a_long_stroke_inside_a_boxs_side_is_no_printed_line():
+    """A 2's base drawn as wide as its box, just above the box's bottom side, is as long as
+    a printed line and lies in the edge's band too; the side between it and the edge tells
+    them apart: the box comes out, the base stays."""
+    ink = np.zeros((100, 100), np.float32)
+    ink[[1, 2, 97, 98], :] = 0.7  # the box, thinner than the pen
+    ink[:, [1, 2, 97, 98]] = 0.7
+    cv2.line(ink, (10, 84), (90, 84), 1.0, 9)  # the base, clear of the bottom side
+    cv2.line(ink, (10, 84), (60, 25), 1.0, 9)
+    cv2.ellipse(ink, (45, 28), (16, 14), 0, 180, 360, 1.0, 9)
+    lines = printed_lines(ink)
+    assert lines and all(thickness <= 3 for _, _, thickness in lines)
+    stripped = form_lines.without_ruling(ink)
+    assert stripped[80:89, 15:85].min() == 1.0  # the base, whole
+    assert stripped[[1, 2, 97, 98], 5:95].max() == 0 and stripped[5:95, [1, 2, 97, 98]].max() == 0
+
+
 def test_a_lone_long_stroke_is_not_a_ruling():
     """One long line (a tightly cropped 7's bar) may be printed, never surely so."""
     ink = np.zeros((100, 100), np.float32)
@@ -206,13 +272,7 @@ def test_the_quick_checks_before_the_line_search_change_nothing(mnist):
     def searched_in_full(ink):
         binary = np.greater(ink, form_lines.LINE_LEVEL).view(np.uint8)
         lines = form_lines._printed_lines(binary, form_lines._search_copy(binary))
-        if not lines:
-            return ink
-        stripped = without_lines(ink, lines)
-        if is_ruled(lines, stripped):
-            return stripped
-        thin = form_lines._thinner_than_the_pen(lines, stripped)
-        return stripped if thin and form_lines._clear_of_the_strokes(binary, lines) else ink
+        return form_lines.surely_printed_out(ink, binary, lines)
 
     rng = np.random.default_rng(8)
     digits, labels = mnist["x_test"][:40], mnist["y_test"][:40]
