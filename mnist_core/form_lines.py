@@ -213,8 +213,8 @@ def _band_width(length: int) -> int:
 
 
 def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
-    """``ink`` with ``lines`` (from :func:`printed_lines`) taken out and the strokes that
-    crossed them mended."""
+    """``ink`` with ``lines`` (from :func:`printed_lines`) taken out, the strokes that crossed
+    them mended and those lying along them kept (:func:`_strokes_along`)."""
     result = ink
     for orientation in (True, False):
         band = np.zeros(ink.shape, np.uint8)
@@ -225,20 +225,21 @@ def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
                 widest = max(widest, thickness + 2)
         if widest:
             kept = result * (1 - band)
-            mended = np.maximum(
-                _bridged(kept, widest, orientation), _thicker_across(result, widest, orientation)
-            )
+            mended = _bridged(kept, widest, orientation)
+            if widest - 2 < pen_width(kept):
+                mended = np.maximum(mended, _strokes_along(result, widest, orientation))
             result = np.where(band > 0, mended, kept)
     return _without_edge_slivers(result)
 
 
-def _thicker_across(ink: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
-    """The ink that runs further across a line than the line's band of ``width`` pixels: a
-    stroke lying along the line (a 2's base on its box's bottom side) or crossing it. The
-    grey opening across the line keeps it and takes the line itself out."""
-    reach = width + 1
-    shape = (reach, 1) if horizontal else (1, reach)
-    # Outside the picture is paper: a box's side along the picture's edge is not kept.
+def _strokes_along(ink: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
+    """The strokes lying along a line whose band is ``width`` pixels across (a 2's base on its
+    box's bottom side): the ink that runs further across the line than the band; a grey
+    opening across it takes the line itself out. Only for lines thinner than the pen: a
+    line thicker is an inked area's edge (a dark desk round a photographed page), and all
+    of the area would be kept. Outside the picture is paper: a box's side along its edge
+    is not kept."""
+    shape = (width + 1, 1) if horizontal else (1, width + 1)
     return cv2.morphologyEx(
         ink, cv2.MORPH_OPEN, np.ones(shape, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
     )
