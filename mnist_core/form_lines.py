@@ -94,7 +94,7 @@ def _inside_a_side(line, lines: list, shape) -> bool:
     if _length(segment, horizontal) >= CROSSING_SPAN * shape[1 if horizontal else 0]:
         return False
     across = _across(segment, horizontal)
-    toward_start = across < shape[not horizontal] / 2
+    toward_start = across < (shape[0] if horizontal else shape[1]) / 2
     for other, parallel, other_thickness in lines:
         if parallel != horizontal:
             continue
@@ -218,15 +218,16 @@ def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
     result = ink
     for orientation in (True, False):
         band = np.zeros(ink.shape, np.uint8)
-        widest = 0
+        thickest = 0
         for segment, horizontal, thickness in lines:
             if horizontal == orientation:
                 cv2.line(band, segment[:2], segment[2:], 1, thickness + 2)
-                widest = max(widest, thickness + 2)
-        if widest:
+                thickest = max(thickest, thickness)
+        if thickest:
+            widest = thickest + 2
             kept = result * (1 - band)
             mended = _bridged(kept, widest, orientation)
-            if widest - 2 < pen_width(kept):
+            if thickest < pen_width(kept):
                 mended = np.maximum(mended, _strokes_along(result, widest, orientation))
             result = np.where(band > 0, mended, kept)
     return _without_edge_slivers(result)
@@ -235,10 +236,10 @@ def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
 def _strokes_along(ink: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
     """The strokes lying along a line whose band is ``width`` pixels across (a 2's base on its
     box's bottom side): the ink that runs further across the line than the band; a grey
-    opening across it takes the line itself out. Only for lines thinner than the pen: a
-    line thicker is an inked area's edge (a dark desk round a photographed page), and all
-    of the area would be kept. Outside the picture is paper: a box's side along its edge
-    is not kept."""
+    opening across it takes the line itself out. Outside the picture is paper: a box's side
+    along its edge is not kept. :func:`without_lines` asks it only for lines thinner than
+    the pen: a line thicker is an inked area's edge (a dark desk round a photographed page),
+    and the whole area would be kept."""
     shape = (width + 1, 1) if horizontal else (1, width + 1)
     return cv2.morphologyEx(
         ink, cv2.MORPH_OPEN, np.ones(shape, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
