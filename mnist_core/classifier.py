@@ -224,7 +224,8 @@ def model_inputs(image):
     digit with what was taken out of it left in (a line under it, slivers of the digits
     beside it), else None (:func:`mnist_core.preprocess.fitted_digits`). The digit is read
     without the lines it holds when they are surely printed (a form's box, a notebook's
-    rules, thin lines no stroke touches: :func:`mnist_core.form_lines.without_ruling`), else
+    rules, thin lines no stroke touches or meeting at the picture's corner:
+    :func:`mnist_core.form_lines.without_ruling`), else
     as it is. A lone long line as thick as the pen is left in: it may be a 7's bar, and
     taking it out of refused pictures let ~1% more held-out letters through as digits."""
     ink = cleaned_ink(image)
@@ -251,8 +252,9 @@ def _surer(first: Prediction, second: Prediction) -> Prediction:
 def second_look(image):
     """The 28x28 digit in ``image`` without its straight lines thinner than the pen, or None
     when it has none (:func:`mnist_core.form_lines.without_thin_lines`): a second reading for
-    a picture refused as not a digit, such as a form's box cut to two sides at a corner,
-    which :func:`model_input` leaves in as it may not be printed."""
+    a picture refused as not a digit or read unsure, such as a digit touching a form's box
+    cut to two parallel sides, which :func:`model_inputs` leaves in as it may not be
+    printed."""
     ink = cleaned_ink(image)
     stripped = None if ink is None else without_thin_lines(ink)
     return None if stripped is None else clean_ink_to_mnist(stripped)

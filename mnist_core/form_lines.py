@@ -15,7 +15,8 @@ three sides, whatever touches it: :func:`without_ruling`). Other thin lines a st
 (a digit written over its box's side) are taken out only for a second look at a picture the
 model refused or read unsure (:func:`without_thin_lines`): a printed line is thinner than the
 pen, and a letter's stem is as thick as the rest of the letter. Where a line is taken out,
-a stroke lying along it or crossing it stays (:func:`without_lines`).
+a stroke crossing it stays, and so does one lying along it when the lines are thinner than
+the pen (:func:`without_lines`).
 """
 
 from __future__ import annotations
@@ -214,32 +215,46 @@ def _band_width(length: int) -> int:
 
 def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
     """``ink`` with ``lines`` (from :func:`printed_lines`) taken out, the strokes that crossed
-    them mended and those lying along them kept (:func:`_strokes_along`)."""
+    them mended and, when the lines are thinner than the pen, those lying along them kept
+    (:func:`_strokes_along`). The pen is measured once, without any line: a box's other
+    sides, left in, would count as strokes as thin as they are."""
+    bands = {orientation: _bands(ink.shape, lines, orientation) for orientation in (True, False)}
+    anywhere = np.maximum(bands[True][0], bands[False][0])
+    pen = pen_width(ink * (1 - anywhere))
     result = ink
-    for orientation in (True, False):
-        band = np.zeros(ink.shape, np.uint8)
-        thickest = 0
-        for segment, horizontal, thickness in lines:
-            if horizontal == orientation:
-                cv2.line(band, segment[:2], segment[2:], 1, thickness + 2)
-                thickest = max(thickest, thickness)
+    for orientation, (band, thickest) in bands.items():
         if thickest:
             widest = thickest + 2
             kept = result * (1 - band)
-            mended = _bridged(kept, widest, orientation)
-            if thickest < pen_width(kept):
-                mended = np.maximum(mended, _strokes_along(result, widest, orientation))
+            if thickest < pen:
+                along = _strokes_along(result, widest, orientation)
+                kept_along = np.maximum(kept, along)
+                mended = _bridged(kept_along, widest, orientation)
+            else:
+                mended = _bridged(kept, widest, orientation)
             result = np.where(band > 0, mended, kept)
     return _without_edge_slivers(result)
 
 
+def _bands(shape, lines: list, horizontal: bool, margin: int = 2) -> tuple[np.ndarray, int]:
+    """The pixels of ``lines`` of one orientation, each drawn ``margin`` px thicker than it
+    is (uint8, 1 on a line), and the thickest one's thickness (0 when there is none)."""
+    band = np.zeros(shape, np.uint8)
+    thickest = 0
+    for segment, level, thickness in lines:
+        if level == horizontal:
+            cv2.line(band, segment[:2], segment[2:], 1, thickness + margin)
+            thickest = max(thickest, thickness)
+    return band, thickest
+
+
 def _strokes_along(ink: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
-    """The strokes lying along a line whose band is ``width`` pixels across (a 2's base on its
-    box's bottom side): the ink that runs further across the line than the band; a grey
-    opening across it takes the line itself out. Outside the picture is paper: a box's side
-    along its edge is not kept. :func:`without_lines` asks it only for lines thinner than
-    the pen: a line thicker is an inked area's edge (a dark desk round a photographed page),
-    and the whole area would be kept."""
+    """The strokes lying along or touching a line whose band is ``width`` pixels across (a
+    2's base on its box's bottom side): the ink that runs further across the line than the
+    band, by a grey opening across it. Where a stroke touches the line, the run holds the
+    line's own pixels there too, and they stay with the stroke: a few pixels of the side
+    beside a digit touching it. Outside the picture is paper: a box's side along its edge
+    is not kept."""
     shape = (width + 1, 1) if horizontal else (1, width + 1)
     return cv2.morphologyEx(
         ink, cv2.MORPH_OPEN, np.ones(shape, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
@@ -299,9 +314,10 @@ def is_ruled(lines: list, stripped: np.ndarray) -> bool:
 def _box_corner(lines: list, shape) -> bool:
     """Do two of ``lines``, one level and one upright, each along the edge of the picture
     (its ``shape``), meet at a corner of it? Then they are a box's sides, cut out with it,
-    whatever strokes touch them (when they are thinner than the pen): no digit has two
-    straight strokes three quarters of its picture long meeting at its corner but a 7 with
-    an upright stem, and without them it leaves too little to be taken out."""
+    whatever strokes touch them (when they are thinner than the pen). Few digits have two
+    straight strokes three quarters of their picture long meeting at its corner: a 7 with
+    an upright stem, which without them leaves too little to be taken out, unless it is
+    crossed and its bar and stem measure thinner than the crossbar (a binarised scan)."""
     sides = [(segment, horizontal) for segment, horizontal, _ in lines]
     sides = [side for side in sides if _near_edge(*side, shape)]
     reach = EDGE_BAND * min(shape)
@@ -512,7 +528,11 @@ def _thickness(binary: np.ndarray, segment, horizontal: bool) -> int:
 def _bridged(kept: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
     """What a stroke crossing a removed band of ``width`` pixels leaves to put back: the
     closing of the ink that is left, across the band (vertical for a horizontal rule), so
-    only gaps with ink on both sides are filled."""
+    only gaps with ink on both sides are filled. Outside the picture is paper (the closing
+    runs on a copy padded with it: OpenCV's constant border would also erode the ink along
+    the edge), so a stroke ending near the picture's edge is not drawn on to it."""
     reach = 2 * width + 1  # cv2.line draws a band of ``width`` up to two pixels wider
     shape = (reach, 1) if horizontal else (1, reach)  # numpy's (rows, columns)
-    return cv2.morphologyEx(kept, cv2.MORPH_CLOSE, np.ones(shape, np.uint8))
+    pad = ((reach, reach), (0, 0)) if horizontal else ((0, 0), (reach, reach))
+    closed = cv2.morphologyEx(np.pad(kept, pad), cv2.MORPH_CLOSE, np.ones(shape, np.uint8))
+    return closed[reach:-reach] if horizontal else closed[:, reach:-reach]

@@ -183,20 +183,26 @@ def test_a_corner_of_strokes_as_thick_as_the_pen_stays():
     assert form_lines.without_ruling(seven) is seven
 
 
-def test_a_stroke_along_a_removed_side_stays():
+@pytest.mark.parametrize("sides", ["level", "all four"])
+def test_a_stroke_along_a_removed_side_stays(sides):
     """A 2's base drawn on its box's bottom side, the pen wider than the printed line, is
-    kept where the side is taken out: the ink runs further across the line than the line."""
+    kept where the side is taken out: the ink runs further across the line than the line.
+    With all four sides, the upright ones (left in while the level ones go) do not count
+    as strokes: the pen is measured without any line."""
     ink = np.zeros((100, 100), np.float32)
-    ink[1:3, :] = 0.7  # the box's top and bottom sides, thinner than the pen
+    ink[1:3, :] = 0.7  # the box's sides, thinner than the pen
     ink[96:98, :] = 0.7
+    if sides == "all four":
+        ink[:, 1:3] = 0.7
+        ink[:, 97:99] = 0.7
     cv2.line(ink, (35, 92), (65, 92), 1.0, 9)  # the base, its lower edge over the side
     cv2.line(ink, (35, 92), (60, 20), 1.0, 9)
     lines = printed_lines(ink)
     stripped = without_lines(ink, lines)
     assert is_ruled(lines, stripped)
-    assert stripped[96:98, 35:65].min() == 1.0  # the base, where it covers the side
-    assert stripped[96:98, :10].max() == 0 and stripped[96:98, 90:].max() == 0
-    assert stripped[1:3, :].max() == 0
+    assert stripped[88:98, 35:65].min() == 1.0  # the base, where it covers the side too
+    assert stripped[96:98, 5:25].max() == 0 and stripped[96:98, 75:95].max() == 0
+    assert stripped[1:3, 5:95].max() == 0
 
 
 def test_photos_of_ruled_and_squared_paper_are_read_as_one_digit(classifier, sample):
