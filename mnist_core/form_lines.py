@@ -95,7 +95,7 @@ def _inside_a_side(line, lines: list, shape) -> bool:
     if _length(segment, horizontal) >= CROSSING_SPAN * shape[1 if horizontal else 0]:
         return False
     across = _across(segment, horizontal)
-    toward_start = across < (shape[0] if horizontal else shape[1]) / 2
+    toward_start = _position(segment, horizontal, shape) < 0.5
     for other, parallel, other_thickness in lines:
         if parallel != horizontal:
             continue
@@ -227,23 +227,22 @@ def without_lines(ink: np.ndarray, lines: list) -> np.ndarray:
             widest = thickest + 2
             kept = result * (1 - band)
             if thickest < pen:
-                along = _strokes_along(result, widest, orientation)
-                kept_along = np.maximum(kept, along)
-                mended = _bridged(kept_along, widest, orientation)
+                mendable = np.maximum(kept, _strokes_along(result, widest, orientation))
             else:
-                mended = _bridged(kept, widest, orientation)
-            result = np.where(band > 0, mended, kept)
+                mendable = kept
+            result = np.where(band > 0, _bridged(mendable, widest, orientation), kept)
     return _without_edge_slivers(result)
 
 
-def _bands(shape, lines: list, horizontal: bool, margin: int = 2) -> tuple[np.ndarray, int]:
-    """The pixels of ``lines`` of one orientation, each drawn ``margin`` px thicker than it
-    is (uint8, 1 on a line), and the thickest one's thickness (0 when there is none)."""
+def _bands(shape, lines: list, horizontal: bool) -> tuple[np.ndarray, int]:
+    """The bands ``lines`` of one orientation are taken out along, each drawn 2 px thicker
+    than the line (uint8, 1 in a band), and the thickest line's thickness (0 when there is
+    none)."""
     band = np.zeros(shape, np.uint8)
     thickest = 0
     for segment, level, thickness in lines:
         if level == horizontal:
-            cv2.line(band, segment[:2], segment[2:], 1, thickness + margin)
+            cv2.line(band, segment[:2], segment[2:], 1, thickness + 2)
             thickest = max(thickest, thickness)
     return band, thickest
 
