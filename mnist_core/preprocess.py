@@ -108,10 +108,12 @@ def _fitted(ink, mask, box, config: PreprocessConfig):
 
 
 # A ring drawn round a digit (an answer circled on a worksheet) is taken out when what it holds
-# is at least this share of its height (a dot in a 0 is not a digit), in one piece once its
-# strokes are thickened by this share of the ring's height (a smiley's eyes and mouth are
-# apart), and the ring is round: its outline's circularity, 4 pi area / perimeter^2, at least
-# this (an ellipse twice as tall as wide: 0.9; an eye's pointed outline, a cloud's bumps less).
+# is at least this share of its height, or of its width when at least half as tall as wide (a
+# dot in a 0 is not a digit, nor a smiley's mouth; a wide 5 in a roomy ring is ~0.28 of its
+# height and ~0.4 of its width), in one piece once its strokes are thickened by this share of
+# the ring's height (a smiley's eyes and mouth are apart), and the ring is round: its
+# outline's circularity, 4 pi area / perimeter^2, at least this (an ellipse twice as tall as
+# wide: 0.9; an eye's pointed outline, a cloud's bumps less).
 CIRCLED_MIN_SHARE = 0.3
 CIRCLED_JOIN_SHARE = 0.05
 CIRCLED_MIN_ROUNDNESS = 0.8
@@ -120,8 +122,9 @@ CIRCLED_MIN_ROUNDNESS = 0.8
 def _circle_around(labels: np.ndarray, kept: list, box) -> int | None:
     """The stroke drawn round all the others (a circle round a digit), or None: one stroke
     reaching all four sides of the ink's bounding ``box``, closed, and every other stroke
-    inside it without touching it, together at least CIRCLED_MIN_SHARE of its height. The
-    network reads a circled digit as a 0; no digit is a ring holding a separate stroke."""
+    inside it without touching it, together at least CIRCLED_MIN_SHARE of its height or (at
+    least half as tall as wide) of its width. The network reads a circled digit as a 0; no
+    digit is a ring holding a separate stroke."""
     if len(kept) < 2:
         return None
     left, top, width, height = box
@@ -143,8 +146,10 @@ def _circle_around(labels: np.ndarray, kept: list, box) -> int | None:
     others = np.isin(inside, [label for label in kept if label != rings[0]])
     if not others.any() or np.any(others & (enclosed == 0)):
         return None  # a stroke outside the ring, or the ring is not closed
-    rows = np.flatnonzero(others.any(axis=1))
-    if rows[-1] - rows[0] + 1 < CIRCLED_MIN_SHARE * height:
+    rows, columns = np.flatnonzero(others.any(axis=1)), np.flatnonzero(others.any(axis=0))
+    held_height, held_width = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
+    wide = held_width >= CIRCLED_MIN_SHARE * width and held_height >= held_width / 2
+    if held_height < CIRCLED_MIN_SHARE * height and not wide:
         return None
     reach = max(1, int(CIRCLED_JOIN_SHARE * height))
     joined = cv2.dilate(others.view(np.uint8), np.ones((reach, reach), np.uint8))
