@@ -1,6 +1,11 @@
 """Two digit models on the same fresh drawings, digit by digit: is the difference real?
 
     python benchmarks/compare_models.py A.onnx B.onnx [--count 3000] [--seed 7]
+    python benchmarks/compare_models.py --baseline REV [MODEL] [--count 3000] [--seed 7]
+
+With ``--baseline``, A and B are one model (the bundled one unless MODEL is given) read by
+the serving modules as they are at REV and as they are in this checkout: is a change to the
+reading path a gain? (``preprocess_ab.py`` loads the two versions side by side.)
 
 bench_core's sets (1,000 drawings, 200 for the European 1s and 7s) cannot tell two models
 apart by less than ~0.5 point: one reading is 0.1 point, and two models' difference on the
@@ -9,7 +14,8 @@ each kind, drawn with a seed that is not bench_core's (so no choice was made on 
 both models (and held-out not-digit drawings, a third as many), and prints each model's share
 read right (a not-digit: refused), the difference, the drawings only one of them read right,
 and the paired standard error of the difference (sqrt(b + c) / n, b and c those two counts):
-a difference within two standard errors is noise.
+a difference within two standard errors is noise. The sets include two of
+``robustness_sweep.py``'s cases, digits squeezed to 45% of their width and digits in a ring.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from preprocess_ab import SERVING_FILES, load_versions  # noqa: E402
+from robustness_sweep import CASES  # noqa: E402
 
 from mnist_core import DigitClassifier  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
@@ -66,6 +76,8 @@ def drawn_sets(data, count: int, seed: int):
         labels,
     )
     yield "form scans in their box", [boxed_form_scan(d, rng) for d in digits], labels
+    for case in ("narrow", "circled"):
+        yield f"sweep: {case}", [CASES[case](d, rng) for d in digits], labels
     third = count // 3
     yield "phone photos of paper", [paper_photo(d, rng) for d in digits[:third]], labels[:third]
     for kind in KINDS:  # held-out kinds: letters, hands and shapes training never draws
@@ -104,15 +116,32 @@ def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("first", help="model file A (.onnx or .keras)")
-    parser.add_argument("second", help="model file B")
+    parser.add_argument("models", nargs="*", help="model files A and B (.onnx or .keras)")
+    parser.add_argument(
+        "--baseline", help="git revision: one model (MODEL, else the bundled) read as REV reads"
+    )
     parser.add_argument("--data", default=str(SHARED / "mnist.npz"))
     parser.add_argument("--count", type=int, default=3000, help="drawings of each kind")
     parser.add_argument("--seed", type=int, default=7, help="not bench_core's 2026")
     arguments = parser.parse_args()
+    if len(arguments.models) > 1 if arguments.baseline else len(arguments.models) != 2:
+        parser.error("give two models, or --baseline REV and at most one model")
     data = load_mnist(arguments.data)
-    first, second = DigitClassifier.load(arguments.first), DigitClassifier.load(arguments.second)
-    print(f"A: {first.path}\nB: {second.path}\nseed {arguments.seed}, {arguments.count} a set\n")
+    if arguments.baseline:
+        model = arguments.models[0] if arguments.models else None
+        with tempfile.TemporaryDirectory() as folder:
+            new, old = load_versions(arguments.baseline, list(SERVING_FILES), Path(folder))
+            first, second = old.DigitClassifier.load(model), new.DigitClassifier.load(model)
+            print(f"A: {first.path} read as {arguments.baseline} reads, B: as this checkout reads")
+            report(first, second, data, arguments)
+    else:
+        first, second = (DigitClassifier.load(model) for model in arguments.models)
+        print(f"A: {first.path}\nB: {second.path}")
+        report(first, second, data, arguments)
+
+
+def report(first: DigitClassifier, second: DigitClassifier, data, arguments) -> None:
+    print(f"seed {arguments.seed}, {arguments.count} a set\n")
     header = ("set", "n", "A", "B", "B - A", "only A", "only B", "SE", "no digit A / B")
     widths = (28, 5, 7, 7, 6, 6, 6, 5, 17)
     cells = [
