@@ -5,8 +5,9 @@ are the outputs the same, and how much faster is it?
     python benchmarks/preprocess_ab.py time [--baseline REV] [--rounds 5]
 
 The baseline is a temporary copy of this checkout's ``mnist_core`` with the serving modules
-(``--files``: preprocess, numbers, number_reading, classifier, runtime) as they are at ``REV``,
-beside a link to ``models/``, so both versions load the same networks. ``check`` runs both on
+(``--files``: decode, lighting, form_lines, preprocess, numbers, number_reading, classifier,
+runtime) as they are at ``REV``, beside a link to ``models/``, so both versions load the same
+networks. ``check`` runs both on
 every input of a corpus (the committed MNIST sample, MNIST's 10,000 test digits, USPS and Semeion as
 arrays and as paper scans, canvases from :mod:`mnist_core.renderings` on three backgrounds and
 as the app's opaque canvas sends them, hard canvases, drawn 1s and 7s, phone photos, not-digit
@@ -53,7 +54,16 @@ SHARED = ROOT.parent / "shared" / "data"
 SAMPLE = ROOT / "tests" / "data" / "mnist_sample.npz"
 SEED = 2026
 # What this comparison is about: the preprocessing and the reading built on it.
-SERVING_FILES = ("preprocess.py", "numbers.py", "number_reading.py", "classifier.py", "runtime.py")
+SERVING_FILES = (
+    "decode.py",
+    "lighting.py",
+    "form_lines.py",
+    "preprocess.py",
+    "numbers.py",
+    "number_reading.py",
+    "classifier.py",
+    "runtime.py",
+)
 
 
 def baseline_package(revision: str, files: list[str], folder: Path) -> str:

@@ -61,6 +61,18 @@ def test_strokes_in_the_shadow_keep_their_contrast():
     assert flat[300:400, 400:450].min() > 0.95 and flat[300:400, 700:750].min() > 0.95
 
 
+def test_a_thin_stroke_in_a_sharp_shadow_over_most_of_the_page_stays_dark_ink():
+    """The lit corner's paper along the shadow's sharp edge, brighter than the median there,
+    once outvoted a thin short stroke and the page was taken for chalk on a board (paper 0)."""
+    rows, cols = np.mgrid[0:720, 0:960].astype(np.float32)
+    in_shadow = (cols - 1.2 * rows < 500).astype(np.float32)  # all but the top right corner
+    grey = (0.75 * (1 - 0.6 * in_shadow)).astype(np.float32)
+    grey[300:420, 640:648] *= 0.25
+    flat = evenly_lit(grey)
+    assert flat[500:600, 100:300].min() > 0.95 and flat[50:100, 850:900].min() > 0.95
+    assert flat[330:400, 642:646].mean() < 0.4
+
+
 def test_chalk_on_a_board_with_a_shadow_is_read(classifier, sample):
     digits, labels = sample
     light = cv2.resize(half_shadowed(depth=0.5), (400, 300))
