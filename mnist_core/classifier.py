@@ -35,7 +35,7 @@ BATCH_CHUNK = 256
 MODEL_CALL = 64
 # A digit read less sure than NARROW_LOOK_BELOW and narrower than NARROW_SHARE of its height
 # is read again WIDENING times wider, and the second reading kept when it is a digit at least
-# WIDENED_AT_LEAST sure, and surer (DigitClassifier._widened_looks). Chosen on seed 7's
+# WIDENED_AT_LEAST sure, and surer (classifier._widened_kept). Chosen on seed 7's
 # drawings (robustness_sweep's narrow digits and bench sets; docs/model.md, "Narrow digits").
 NARROW_LOOK_BELOW = 0.95
 NARROW_SHARE = 0.5
@@ -187,18 +187,26 @@ class DigitClassifier:
         return self._looked_again(images, results)
 
     def _looked_again(self, images: list, readings: list[Prediction]) -> list[Prediction]:
-        """``readings`` of ``images``, the doubtful ones replaced by a second look without thin
-        straight lines (:meth:`_second_looks`), then the unsure narrow ones by a look at them
-        widened (:meth:`_widened_looks`), where those read surer."""
+        """``readings`` of ``images``, some replaced by a second look at the picture: first
+        the doubtful ones (:meth:`_doubtful`) without their thin straight lines
+        (:func:`second_look`), then the unsure narrow ones (:meth:`_unsure_and_narrow`)
+        widened (:func:`widened_look`), each kept when :func:`_surer_digit` (widened:
+        :func:`_widened_kept`). Such readings are rare (~1-2% of canvases), so the picture's
+        ink is found again rather than kept for every image of a batch."""
         readings = list(readings)
-        for look, wanted in (
-            (self._second_looks, self._doubtful),
-            (self._widened_looks, self._unsure_and_narrow),
+        for wanted, look, kept in (
+            (self._doubtful, second_look, _surer_digit),
+            (self._unsure_and_narrow, widened_look, _widened_kept),
         ):
-            chosen = [index for index, reading in enumerate(readings) if wanted(reading)]
-            looked = look([images[i] for i in chosen], [readings[i] for i in chosen])
-            for index, reading in zip(chosen, looked, strict=True):
-                readings[index] = reading
+            looks = [(i, look(images[i])) for i, reading in enumerate(readings) if wanted(reading)]
+            looks = [(index, digit) for index, digit in looks if digit is not None]
+            if not looks:
+                continue
+            scores = self.scores(np.stack([digit for _, digit in looks]))
+            for (index, digit), row in zip(looks, scores, strict=True):
+                second = _reading(row, digit, self.verdicts)
+                if kept(readings[index], second):
+                    readings[index] = second
         return readings
 
     def _doubtful(self, reading: Prediction) -> bool:
@@ -206,24 +214,6 @@ class DigitClassifier:
         return reading.verdict == "not_a_digit" or (
             reading.verdict == "digit" and reading.confidence < self.verdicts.unsure_below
         )
-
-    def _second_looks(self, images: list, readings: list[Prediction]) -> list[Prediction]:
-        """``readings`` of ``images`` (each :meth:`_doubtful`), each replaced by the reading
-        of the picture without its thin straight lines (:func:`second_look`) when that one is
-        a digit read surer: a form's box a stroke touches, left in at first look (a tightly
-        cropped 7's bar is as thin, and read without it as a 1). Doubtful readings are rare
-        (~1-2% of canvases), so the picture's ink is found again rather than kept for every
-        image of a batch."""
-        seconds = [(index, second_look(image)) for index, image in enumerate(images)]
-        seconds = [(index, digit) for index, digit in seconds if digit is not None]
-        readings = list(readings)
-        if seconds:
-            scores = self.scores(np.stack([digit for _, digit in seconds]))
-            for (index, digit), row in zip(seconds, scores, strict=True):
-                second = _reading(row, digit, self.verdicts)
-                if second.verdict == "digit" and second.confidence > readings[index].confidence:
-                    readings[index] = second
-        return readings
 
     def _unsure_and_narrow(self, reading: Prediction) -> bool:
         """A digit read less than NARROW_LOOK_BELOW sure, drawn narrower than NARROW_SHARE of
@@ -233,31 +223,6 @@ class DigitClassifier:
             and reading.confidence < NARROW_LOOK_BELOW
             and _narrow(reading.model_input)
         )
-
-    def _widened_looks(self, images: list, readings: list[Prediction]) -> list[Prediction]:
-        """``readings`` of ``images`` (each :meth:`_unsure_and_narrow`), each replaced by the
-        reading of the picture WIDENING times wider (:func:`widened_look`) when that one is a
-        digit at least WIDENED_AT_LEAST sure and surer, and is not a 1 turned into a 7.
-
-        MNIST's writers rarely wrote a digit narrower than half its height, and the network
-        learned aspects within ~15% of theirs: squeezed to 45% of its width, a 9, an 8 or a 7
-        is read as an unsure 1 (robustness_sweep "narrow": 94.8%). Widened, a flagged 1's flag
-        becomes a 7's bar, so a 1 stays a 1."""
-        looks = [(index, widened_look(image)) for index, image in enumerate(images)]
-        looks = [(index, digit) for index, digit in looks if digit is not None]
-        readings = list(readings)
-        if looks:
-            scores = self.scores(np.stack([digit for _, digit in looks]))
-            for (index, digit), row in zip(looks, scores, strict=True):
-                first, second = readings[index], _reading(row, digit, self.verdicts)
-                if (
-                    second.verdict == "digit"
-                    and second.confidence >= WIDENED_AT_LEAST
-                    and second.confidence > first.confidence
-                    and (first.digit, second.digit) != (1, 7)
-                ):
-                    readings[index] = second
-        return readings
 
     def read_number(self, image) -> NumberReading:
         """Read every digit in ``image`` (a number on a canvas or on paper), left to right:
@@ -299,6 +264,26 @@ def _surer(first: Prediction, second: Prediction) -> Prediction:
     if (first.verdict == "digit") != (second.verdict == "digit"):
         return first if first.verdict == "digit" else second
     return second if second.confidence > first.confidence else first
+
+
+def _surer_digit(first: Prediction, second: Prediction) -> bool:
+    """Keep a second look's reading when it is a digit read surer than the first: a form's box
+    a stroke touches, left in at first look (a tightly cropped 7's bar is as thin, and read
+    without it as a 1)."""
+    return second.verdict == "digit" and second.confidence > first.confidence
+
+
+def _widened_kept(first: Prediction, second: Prediction) -> bool:
+    """Keep the widened look's reading when it is a digit at least WIDENED_AT_LEAST sure and
+    surer, and not a 1 turned into a 7. MNIST's writers rarely wrote a digit narrower than half
+    its height, and the network learned aspects within ~15% of theirs: squeezed to 45% of its
+    width, a 9, an 8 or a 7 is read as an unsure 1 (robustness_sweep "narrow": 94.8%).
+    Widened, a flagged 1's flag becomes a 7's bar, so a 1 stays a 1."""
+    return (
+        _surer_digit(first, second)
+        and second.confidence >= WIDENED_AT_LEAST
+        and (first.digit, second.digit) != (1, 7)
+    )
 
 
 def second_look(image):
