@@ -26,6 +26,9 @@ from mnist_core.registry import BUNDLED_ID, ModelRegistry
 UNSURE_BELOW = VerdictConfig().unsure_below
 NOT_A_DIGIT = "not_a_digit"  # Prediction.verdict of ink that is not one digit
 NOT_A_DIGIT_MESSAGE = "That does not look like a digit"
+# A refusal shows the ten digits' bars only when they hold this much together: under it every bar
+# is an empty line under a tall blank.
+DIGIT_BARS_FROM = 0.01
 MODEL_INPUT_CAPTION = "What the model saw (28x28)"
 EXPLANATION_PICTURE_PX = 168  # six screen pixels a model pixel
 EXPLANATION_TEXT_PX = 200  # the "Why this digit?" words: beside the picture from this width
@@ -181,11 +184,18 @@ def show_not_a_digit(
         st.caption(f"{prediction.not_digit:.0%} sure it is not one digit")
     seen.html(pixel_figure(prediction.model_input, 140, MODEL_INPUT_CAPTION))
     st.warning(f"**{NOT_A_DIGIT_MESSAGE}.** {hint}".strip())
-    st.html(probability_bars(prediction.probabilities, None))
-    st.caption(
-        f"The bars: how likely each digit is, should it be one ({1 - prediction.not_digit:.0%}"
-        f' in all); "not a digit" has the other {prediction.not_digit:.0%}.'
-    )
+    digits_share = 1 - prediction.not_digit
+    if digits_share < DIGIT_BARS_FROM:  # ten empty bars under a tall blank: say it in words
+        st.caption(
+            f"Should it be a digit after all, none is likely: the ten together have"
+            f' {digits_share:.1%}, "not a digit" the rest.'
+        )
+    else:
+        st.html(probability_bars(prediction.probabilities, None))
+        st.caption(
+            f"The bars: how likely each digit is, should it be one ({digits_share:.0%} in"
+            f' all); "not a digit" has the other {prediction.not_digit:.0%}.'
+        )
     if classifier is not None:
         correction_control(
             prediction, key, original, model_version, "A digit after all? It is a ..."

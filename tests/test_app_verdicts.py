@@ -74,6 +74,21 @@ def test_a_drawing_that_is_not_a_digit_is_refused_in_words(mnist, drawing):
     assert not any(toggle.label == "Why this digit?" for toggle in app.toggle)
 
 
+def test_a_sure_refusal_says_in_words_that_no_digit_is_likely(mnist, drawing):
+    """Ten bars of 0% are ten empty lines under a tall blank: a sure refusal says it instead;
+    an unsure one (80%, the digits 20%) keeps its bars."""
+    unsure = refusal(mnist)
+    sure = replace(unsure, probabilities=unsure.probabilities / 100, not_digit=0.998)
+    for prediction, bars in ((sure, False), (unsure, True)):
+        with refused(prediction):
+            app = run_app(drawing)
+        assert not app.exception
+        shown = any("Probability of each digit" in html.proto.body for html in app.get("html"))
+        assert shown == bars
+        captions = [caption.value for caption in app.caption]
+        assert any("none is likely" in caption for caption in captions) != bars
+
+
 def test_a_refused_drawing_can_still_be_corrected_to_a_digit(mnist, drawing):
     with refused(refusal(mnist)), FakeCanvas(drawing):
         app = run_app(drawing)
