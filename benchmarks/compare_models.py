@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=3000, help="drawings of each kind")
     parser.add_argument("--seed", type=int, default=7, help="not bench_core's 2026")
     arguments = parser.parse_args()
-    if len(arguments.models) > 1 if arguments.baseline else len(arguments.models) != 2:
+    if len(arguments.models) not in ((0, 1) if arguments.baseline else (2,)):
         parser.error("give two models, or --baseline REV and at most one model")
     data = load_mnist(arguments.data)
     if arguments.baseline:

@@ -198,7 +198,7 @@ class DigitClassifier:
             (self._doubtful, second_look, _surer_digit),
             (self._unsure_and_narrow, widened_look, _widened_kept),
         ):
-            looks = [(i, look(images[i])) for i, reading in enumerate(readings) if wanted(reading)]
+            looks = [(index, look(images[index])) for index, r in enumerate(readings) if wanted(r)]
             looks = [(index, digit) for index, digit in looks if digit is not None]
             if not looks:
                 continue
@@ -299,11 +299,8 @@ def second_look(image):
 
 def _narrow(digit: np.ndarray) -> bool:
     """Whether the fitted 28x28 ``digit``'s ink is narrower than NARROW_SHARE of its height."""
-    rows = np.flatnonzero(digit.max(axis=1) > 0.3)
-    columns = np.flatnonzero(digit.max(axis=0) > 0.3)
-    if not len(rows):
-        return False
-    return columns[-1] - columns[0] + 1 < NARROW_SHARE * (rows[-1] - rows[0] + 1)
+    _, _, width, height = cv2.boundingRect((digit > 0.3).view(np.uint8))
+    return width < NARROW_SHARE * height  # no ink: 0 < 0
 
 
 def widened_look(image):

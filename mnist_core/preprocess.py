@@ -146,8 +146,7 @@ def _circle_around(labels: np.ndarray, kept: list, box) -> int | None:
     others = np.isin(inside, [label for label in kept if label != rings[0]])
     if not others.any() or np.any(others & (enclosed == 0)):
         return None  # a stroke outside the ring, or the ring is not closed
-    rows, columns = np.flatnonzero(others.any(axis=1)), np.flatnonzero(others.any(axis=0))
-    held_height, held_width = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
+    _, _, held_width, held_height = cv2.boundingRect(others.view(np.uint8))
     wide = held_width >= CIRCLED_MIN_SHARE * width and held_height >= held_width / 2
     if held_height < CIRCLED_MIN_SHARE * height and not wide:
         return None
