@@ -44,7 +44,9 @@ from mnist_core.renderings import (  # noqa: E402
     flagged_one_canvas,
     form_scan,
     hard_canvas_drawing,
+    hooked_nine_canvas,
     paper_photo,
+    short_stem_four_canvas,
 )
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -85,6 +87,13 @@ def drawn_sets(data, count: int, seed: int):
             not_digit_canvas(rng, kind, "heldout", data.x_test, data.y_test) for _ in range(third)
         ]
         yield f"held-out {kind}, refused", canvases, np.full(third, NOT_DIGIT)
+    # Last, so that the sets above draw the same renderings as before these existed.
+    yield "hooked 9s drawn", [hooked_nine_canvas(rng) for _ in range(count)], np.full(count, 9)
+    yield (
+        "4s with the stem from the bar drawn",
+        [short_stem_four_canvas(rng) for _ in range(count)],
+        np.full(count, 4),
+    )
 
 
 def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> dict:

@@ -249,8 +249,9 @@ class TrainConfig:
     # 11th class so the app can say "that does not look like a digit"; 0 = a 10-class model.
     # Per 55,000 fitting digits: a subset run draws its share.
     not_digits: int = 6_000
-    # Share of the 1s, 7s and 9s also taught in styles MNIST's American writers rarely use (the
-    # flagged European 1, the crossed 7, the 9 whose tail curls back left).
+    # Share of the 1s, 4s, 7s and 9s also taught in styles MNIST's American writers rarely use
+    # (the flagged European 1, the 4 whose stem starts at its bar, the crossed 7, the 9 whose
+    # tail curls back left).
     styled_share: float = 0.35
     # Share of all fitting digits (the styled ones too) also shown stretched to fill a square
     # box, as form readers store digits (half of them coarsely scanned too): a narrow digit

@@ -31,6 +31,7 @@ from .styles import (
     flagged_one_strokes,
     hooked_nine_strokes,
     restyle,
+    short_stem_four_strokes,
 )
 
 
@@ -166,6 +167,12 @@ def flagged_one_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarray:
     """A European 1 (a long flag, half the time a base) drawn from scratch on a canvas, as
     :func:`hard_canvas_drawing` draws: owes nothing to MNIST, so it measures honestly."""
     return _jittery_canvas(_polyline_segments(flagged_one_strokes(rng)), rng, size, **_ONE_LIMITS)
+
+
+def short_stem_four_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarray:
+    """A European 4 (its stem starting at the bar) drawn from scratch on a canvas, as
+    :func:`flagged_one_canvas`."""
+    return _jittery_canvas(_polyline_segments(short_stem_four_strokes(rng)), rng, size)
 
 
 def crossed_seven_canvas(rng: np.random.Generator, size: int = 280) -> np.ndarray:

@@ -1,15 +1,16 @@
 """Handwriting styles MNIST's writers rarely use, drawn onto MNIST digits.
 
 MNIST was written by American census staff and students. Many European writers give the 1 a
-long up-stroke (a flag) and often a base, cross the 7's stem, and many (Italians among them)
-end the 9 in a tail curling back left; the model, never having seen those, misreads them.
+long up-stroke (a flag) and often a base, start the 4's stem at its bar rather than above it,
+cross the 7's stem, and many (Italians among them) end the 9 in a tail curling back left; the
+model, never having seen those, misreads them.
 :func:`restyle` redraws an MNIST digit in such a style: the digit is upscaled and the extra
 stroke added at the digit's own pen width, leaving a RAW image (white on black, uint8) which
 training passes through :func:`mnist_core.preprocess.to_mnist` like every other image, so the
 added stroke is re-fitted into MNIST's 20x20 box as a real drawing would be. The pen paths of
-a 1, a 7 and a 9 drawn from scratch in the same styles (:func:`flagged_one_strokes`,
-:func:`crossed_seven_strokes`, :func:`hooked_nine_strokes`) let tests and benchmarks measure
-on digits owing nothing to MNIST.
+a 1, a 4, a 7 and a 9 drawn from scratch in the same styles (:func:`flagged_one_strokes`,
+:func:`short_stem_four_strokes`, :func:`crossed_seven_strokes`, :func:`hooked_nine_strokes`)
+let tests and benchmarks measure on digits owing nothing to MNIST.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ STYLED_SIDE = 28 * UPSCALE + 2 * MARGIN  # every restyled image is this square
 _SUBPIXEL_BITS = 4  # cv2 drawing at 1/16 px, so short wobbly segments do not snap to a grid
 LONG_FLAG_SHARE = 0.4  # flagged 1s whose flag is long and steep (a lambda-like 1)
 TAIL_DEPTH = (0.10, 0.22)  # a hooked 9's tail, as a share of the digit's height
+STEM_KEPT = (0.0, 0.3)  # a short-stemmed 4's stem above its bar, as a share of the arm's height
 
 
 def restyle(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -47,10 +49,10 @@ def restyle(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarr
 def styled_digits(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, share: float = 0.25
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Styled copies of ``share`` of the digits of each styled label (the 1s, 7s and 9s),
+    """Styled copies of ``share`` of the digits of each styled label (the 1s, 4s, 7s and 9s),
     chosen at random: ((N, STYLED_SIDE, STYLED_SIDE) uint8 raw images for to_mnist, (N,)
     labels). A quarter by default: enough for the model to learn that a flag does not make a
-    7, while the unstyled MNIST 1s, 7s and 9s still dominate."""
+    7, while the unstyled MNIST 1s, 4s, 7s and 9s still dominate."""
     chosen = []
     for label in sorted(_STYLES):
         members = np.flatnonzero(labels == label)
@@ -104,6 +106,68 @@ def _flagged_one(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -
         tilt = np.tan(np.deg2rad(rng.uniform(-5, 5)))
         paths.append([foot - (reach[0], -tilt * reach[0]), foot + (reach[1], tilt * reach[1])])
     return _with_strokes(image, paths, pen, rng)
+
+
+def _short_stem_four(
+    image: np.ndarray, ink: np.ndarray, rng: np.random.Generator
+) -> np.ndarray | None:
+    """A 4 whose stem starts at its bar (or up to 30% of the arm's height above it), as many
+    European writers draw it: the arm and the bar in one movement, then the stem down from
+    the bar. MNIST's 4s raise the stem to the top; without this a model reads the short-
+    stemmed 4 as a 9. The stem is followed up from the bar, row by row, along the ink run
+    nearest where it was, and rubbed out above the cut. None where no bar or stem is found
+    (a 4 written as a closed knot, a very thick pen)."""
+    pen = _pen_width(ink, rng)
+    top, bottom = _ink_rows(ink)
+    height = bottom - top + 1
+    first, last = top + int(0.3 * height), top + int(0.8 * height)
+    widest = [_longest_run(ink[row : row + 1]) for row in range(first, last)]
+    bar = first + int(np.argmax(widest))
+    if max(widest) < 3 * pen:
+        return None
+    below = [row for row in range(bar + pen, bottom - pen // 2) if ink[row].any()]
+    if len(below) < max(8, 1.5 * pen):
+        return None
+    centres = [np.flatnonzero(ink[row]).mean() for row in below]
+    slope, offset = np.polyfit(below, centres, 1)
+    # The anti-aliased edge too, or a faint ghost of the stem would stay.
+    faint = image > 24
+    cut = int(bar - rng.uniform(*STEM_KEPT) * (bar - top))
+    out = image.copy()
+    x = slope * (bar - pen) + offset  # the stem below the bar, carried up across it
+    erased = 0
+    for row in range(bar - pen, top - 1, -1):
+        spans = _runs(faint[row])
+        if not len(spans):
+            break
+        middles = spans.mean(axis=1)
+        nearest = int(np.argmin(np.abs(middles - x)))
+        if abs(middles[nearest] - x) > 1.5 * pen:
+            break
+        start, end = spans[nearest]
+        if end - start > 2.5 * pen:  # the arm joins the stem here: only the stem's width goes
+            start, end = int(x - pen), int(x + pen + 1)
+        else:
+            x = middles[nearest]
+        if row < cut:
+            out[row, max(start - 1, 0) : end + 1] = 0
+            erased += 1
+    if erased < pen:
+        return None  # no stem above the bar to take away
+    # What the stem left above where the tracking stopped (its tip, a serif) would float
+    # free: a speck no pen leaves.
+    count, parts, stats, _ = cv2.connectedComponentsWithStats((out > 24).astype(np.uint8))
+    for part in range(1, count):
+        lowest = stats[part, cv2.CC_STAT_TOP] + stats[part, cv2.CC_STAT_HEIGHT]
+        if stats[part, cv2.CC_STAT_AREA] < 3 * pen * pen and lowest <= cut:
+            out[parts == part] = 0
+    return out
+
+
+def _runs(row: np.ndarray) -> np.ndarray:
+    """(N, 2) [start, end) of each run of True in the 1-D ``row``."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+    return edges.reshape(-1, 2)
 
 
 def _crossed_seven(
@@ -162,7 +226,7 @@ def _hooked_tail(foot, down, depth: float, rng: np.random.Generator) -> np.ndarr
     return foot + along[:, None] * down + aside[:, None] * left
 
 
-_STYLES = {1: _flagged_one, 7: _crossed_seven, 9: _hooked_nine}
+_STYLES = {1: _flagged_one, 4: _short_stem_four, 7: _crossed_seven, 9: _hooked_nine}
 
 # A box-filled digit is widened (or heightened) at most this many times: a straight 1,
 # stretched to a square, would be a block of ink with nothing of a 1 left to learn from.
@@ -241,9 +305,7 @@ def _longest_run(ink: np.ndarray) -> int:
 def _stem_column(ink: np.ndarray, row: int, pen: int) -> float:
     """x of the 7's stem at ``row``: of the ink runs crossing the rows around it, the one
     nearest the centre of the ink below (a 7 already crossed, or curled, has several)."""
-    band = ink[row - pen // 2 : row + pen // 2 + 1].any(axis=0)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], band.astype(np.int8), [0]])))
-    runs = edges.reshape(-1, 2)
+    runs = _runs(ink[row - pen // 2 : row + pen // 2 + 1].any(axis=0))
     if not len(runs):  # the stem is broken here; aim at the ink below
         runs = np.array([[0, ink.shape[1]]])
     below = np.nonzero(ink[row:])[1]
@@ -306,6 +368,24 @@ def flagged_one_strokes(rng: np.random.Generator) -> list[np.ndarray]:
         reach = rng.uniform(0.15, 0.35, size=2)
         strokes.append(np.array([bottom - (reach[0], 0), bottom + (reach[1], 0)]))
     return strokes
+
+
+def short_stem_four_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Pen paths (as :func:`flagged_one_strokes`) of a 4 written the European way: the arm
+    (slanting down to the left, or nearly upright for an open 4) and the bar in one movement,
+    then the stem from the bar, or a little above it, down to the foot (as
+    :func:`_short_stem_four` leaves MNIST's 4s)."""
+    width = rng.uniform(0.5, 0.8)
+    bar = rng.uniform(0.5, 0.68)
+    stem = width * rng.uniform(0.55, 0.8)  # where the stem crosses the bar, from the left
+    arm_top = np.array([rng.uniform(0.05 * width, stem - 0.05), 0.0])
+    corner = np.array([0.0, bar])
+    bar_end = np.array([width, bar + rng.uniform(-0.04, 0.04)])
+    lean = np.tan(np.deg2rad(rng.uniform(-8, 8)))  # positive: the top leans right
+    stem_top = bar - rng.uniform(*STEM_KEPT) * bar
+    head = np.array([stem + lean * (bar - stem_top), stem_top])
+    foot = np.array([stem - lean * (1.0 - bar), 1.0])
+    return [np.array([arm_top, corner, bar_end]), np.array([head, foot])]
 
 
 def crossed_seven_strokes(rng: np.random.Generator) -> list[np.ndarray]:

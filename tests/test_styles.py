@@ -43,12 +43,13 @@ def ink_columns(digit: np.ndarray) -> int:
     return int(np.count_nonzero(digit.max(axis=0) > 0.3))
 
 
-@pytest.mark.parametrize("label", [1, 7, 9])
+@pytest.mark.parametrize("label", [1, 4, 7, 9])
 def test_restyle_gives_a_raw_white_on_black_image_to_mnist_reads(mnist, label):
     rng = np.random.default_rng(0)
     styled = [restyle(digit, label, rng) for digit in digits_of(mnist, label, 20)]
     styled = [image for image in styled if image is not None]
-    # Only 1s leaning far right, 7s already crossed and 9s whose foot already curls are refused.
+    # Only 1s leaning far right, 4s with no bar or stem to find, 7s already crossed and 9s
+    # whose foot already curls are refused.
     assert len(styled) >= 12
     for image in styled:
         assert image.dtype == np.uint8 and image.shape == (STYLED_SIDE, STYLED_SIDE)
@@ -70,7 +71,7 @@ def test_restyle_keeps_the_digit_and_only_adds_ink(mnist, label):
 
 
 def test_restyle_is_deterministic_with_a_seed(mnist):
-    for label in (1, 7, 9):
+    for label in (1, 4, 7, 9):
         digit = styleable(mnist, label)
         first = restyle(digit, label, np.random.default_rng(7))
         again = restyle(digit, label, np.random.default_rng(7))
@@ -79,7 +80,7 @@ def test_restyle_is_deterministic_with_a_seed(mnist):
         assert not np.array_equal(first, other)
 
 
-@pytest.mark.parametrize("label", [0, 2, 3, 4, 5, 6, 8])
+@pytest.mark.parametrize("label", [0, 2, 3, 5, 6, 8])
 def test_restyle_leaves_labels_without_a_style(mnist, label):
     assert restyle(digits_of(mnist, label, 1)[0], label, np.random.default_rng(0)) is None
 
@@ -120,6 +121,40 @@ def test_a_hooked_tail_curls_left_below_the_nine(mnist):
     assert hooked >= 20
 
 
+def test_a_short_stemmed_four_loses_its_stem_above_the_bar_and_nothing_below(mnist):
+    # The stem is rubbed out above the cut (the bar, or up to 30% of the way from it to the
+    # top): ink only goes, the rows below the lowest a bar is looked for (80% of the height)
+    # are untouched, and over 5% of the ink goes, right of the arm, where the stem rose.
+    rng = np.random.default_rng(3)
+    shortened = 0
+    for digit in digits_of(mnist, 4, 30):
+        styled = restyle(digit, 4, rng)
+        if styled is None:
+            continue
+        original = np.pad(cv2.resize(digit, None, fx=UPSCALE, fy=UPSCALE), MARGIN)
+        assert np.all(styled <= original)
+        rows = np.flatnonzero(original.max(axis=1) > 127)
+        height = rows[-1] - rows[0] + 1
+        lower = rows[0] + int(0.8 * height)
+        assert np.array_equal(styled[lower:], original[lower:])
+        removed = (original > 127) & (styled <= 127)
+        assert np.count_nonzero(removed) > 0.05 * np.count_nonzero(original > 127)
+        upper_kept = np.nonzero(styled[:lower] > 127)[1]
+        assert np.nonzero(removed)[1].mean() > upper_kept.mean()  # right of the arm
+        shortened += 1
+    assert shortened >= 18
+
+
+def test_a_four_without_a_bar_keeps_its_stem():
+    # Two upright strokes and no bar across: nothing says where the stem starts.
+    four = np.zeros((28, 28), np.uint8)
+    cv2.line(four, (9, 4), (9, 24), 255, 2)
+    cv2.line(four, (18, 4), (18, 24), 255, 2)
+    assert restyle(four, 4, np.random.default_rng(0)) is None
+    cv2.line(four, (9, 15), (22, 15), 255, 2)  # the bar drawn: now it has one
+    assert restyle(four, 4, np.random.default_rng(0)) is not None
+
+
 def test_a_nine_whose_stem_is_broken_gets_no_tail():
     # A stroke broken where the stem's direction is measured leaves no stem to hang it on.
     nine = np.zeros((28, 28), np.uint8)
@@ -138,10 +173,10 @@ def test_styled_digits_copies_a_share_of_the_styled_digits(mnist):
     styled, styled_labels = styled_digits(images, labels, np.random.default_rng(0), share=0.25)
     assert styled.dtype == np.uint8 and styled.shape[1:] == (STYLED_SIDE, STYLED_SIDE)
     assert len(styled) == len(styled_labels)
-    assert set(np.unique(styled_labels)) == {1, 7, 9}
-    for label in (1, 7, 9):
-        # 50 chosen of each; a few 1s leaning far right, 7s already crossed and 9s already
-        # curled are refused.
+    assert set(np.unique(styled_labels)) == {1, 4, 7, 9}
+    for label in (1, 4, 7, 9):
+        # 50 chosen of each; a few 1s leaning far right, 4s without a bar or stem found, 7s
+        # already crossed and 9s already curled are refused.
         assert 35 <= np.count_nonzero(styled_labels == label) <= 50
     again, again_labels = styled_digits(images, labels, np.random.default_rng(0), share=0.25)
     assert np.array_equal(styled, again) and np.array_equal(styled_labels, again_labels)
@@ -184,6 +219,7 @@ def test_hard_canvas_drawing_is_deterministic_with_a_seed(mnist):
     "draw",
     [
         renderings.flagged_one_canvas,
+        renderings.short_stem_four_canvas,
         renderings.crossed_seven_canvas,
         renderings.hooked_nine_canvas,
     ],

@@ -1,4 +1,4 @@
-"""What MNIST never taught: European 1s, 7s and 9s read right; letters, scribbles and shapes
+"""What MNIST never taught: European 1s, 4s, 7s and 9s read right; letters, scribbles and shapes
 refused as "not a digit" while digits are not; blank stays blank; calibrated confidence."""
 
 from __future__ import annotations
