@@ -38,6 +38,16 @@ def digits_of(mnist, label, count, split="train"):
     return images[np.flatnonzero(labels == label)[:count]]
 
 
+def restyled(mnist, label, seed, count=30):
+    """(the digit upscaled as restyle sees it, its restyled image) for each of the sample's
+    first ``count`` training digits of ``label`` that restyle takes."""
+    rng = np.random.default_rng(seed)
+    for digit in digits_of(mnist, label, count):
+        styled = restyle(digit, label, rng)
+        if styled is not None:
+            yield np.pad(cv2.resize(digit, None, fx=UPSCALE, fy=UPSCALE), MARGIN), styled
+
+
 def ink_columns(digit: np.ndarray) -> int:
     """How many columns of a to_mnist digit hold ink."""
     return int(np.count_nonzero(digit.max(axis=0) > 0.3))
@@ -105,13 +115,9 @@ def test_a_flag_widens_the_one(mnist):
 def test_a_hooked_tail_curls_left_below_the_nine(mnist):
     # The tail leaves the stem's foot downwards and ends left of it: below the digit's old
     # lowest row there is new ink, and the lowest rows' ink reaches further left than before.
-    rng = np.random.default_rng(2)
     hooked = 0
-    for digit in digits_of(mnist, 9, 30):
-        styled = restyle(digit, 9, rng)
-        if styled is None:
-            continue
-        original = np.pad(cv2.resize(digit, None, fx=UPSCALE, fy=UPSCALE), MARGIN) > 127
+    for upscaled, styled in restyled(mnist, 9, seed=2):
+        original = upscaled > 127
         added = (styled > 127) & ~original
         rows = np.flatnonzero(original.any(axis=1))
         foot_columns = np.flatnonzero(original[rows[-1] - 4 : rows[-1] + 1].any(axis=0))
@@ -125,13 +131,8 @@ def test_a_short_stemmed_four_loses_its_stem_above_the_bar_and_nothing_below(mni
     # The stem is rubbed out above the cut (the bar, or up to 30% of the way from it to the
     # top): ink only goes, the rows below the lowest a bar is looked for (80% of the height)
     # are untouched, and over 5% of the ink goes, right of the arm, where the stem rose.
-    rng = np.random.default_rng(3)
     shortened = 0
-    for digit in digits_of(mnist, 4, 30):
-        styled = restyle(digit, 4, rng)
-        if styled is None:
-            continue
-        original = np.pad(cv2.resize(digit, None, fx=UPSCALE, fy=UPSCALE), MARGIN)
+    for original, styled in restyled(mnist, 4, seed=3):
         assert np.all(styled <= original)
         rows = np.flatnonzero(original.max(axis=1) > 127)
         height = rows[-1] - rows[0] + 1
