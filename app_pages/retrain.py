@@ -156,15 +156,13 @@ def data_settings() -> dict:
             **KEPT,
         ),
         "styled_share": st.slider(
-            "Share of 1s, 4s, 7s and 9s also shown in a European style (%)",
+            "Share of 1s, 7s and 9s also shown as a flagged 1, a crossed 7 or a hooked 9 (%)",
             round(styled_low * 100),
             round(styled_high * 100),
             round(DEFAULTS.styled_share * 100),
             step=5,
             key="retrain_styled_percent",
-            help="Styles common in Europe that MNIST's American writers rarely used: a 1 with "
-            "a long flag, a 4 whose stem starts at its bar, a crossed 7, a 9 whose tail curls "
-            "left.",
+            help="Styles common in Europe that MNIST's American writers rarely used.",
             **KEPT,
         ),
         "corrections_oversample": st.number_input(

@@ -21,8 +21,7 @@ _HELP = {
     "subset": "train on this many of the 55,000 fitting digits (0 = all)",
     "not_digits": "drawings that are not a digit, taught as an 11th class (0 = 10 classes); "
     "per 55,000 digits: a subset gets its share",
-    "styled_share": "share of 1s, 4s, 7s and 9s also shown as a flagged 1 / short-stemmed 4 / "
-    "crossed 7 / hooked 9",
+    "styled_share": "share of 1s, 7s and 9s also shown as a flagged 1 / crossed 7 / hooked 9",
     "filled_share": "share of digits also shown stretched to fill a square box",
     "corrections": "users' corrections to train on too: a SQLite file, or 'database' for the "
     "app's ($MNIST_DATABASE_URL)",

@@ -1,9 +1,8 @@
 """The digits one training run learns from, as the app will see them.
 
 MNIST's digits go through :func:`~mnist_core.preprocess.to_mnist`, the path every user image
-takes, with what MNIST lacks added beside them: styled copies of its 1s, 4s, 7s and 9s (the
-flagged European 1, the 4 whose stem starts at its bar, the crossed 7, the hooked 9) and
-drawings that are not a digit (label
+takes, with what MNIST lacks added beside them: styled copies of its 1s, 7s and 9s (the
+flagged European 1, the crossed 7, the hooked 9) and drawings that are not a digit (label
 :data:`NOT_A_DIGIT`). Everything is stored as uint8 (a quarter of float32's memory: the
 ~81,000 digits of a full run take 64 MB) and built by worker processes on both cores, then
 cached on disk, since drawing and preprocessing them takes ~35 s of one core.
@@ -55,7 +54,7 @@ class TrainingSet:
     # Drawings of the held-out kinds (letters, hands, shapes training never draws), drawn
     # around MNIST's test digits: what the record's refusal rate is measured on.
     heldout_not_digits: np.ndarray
-    styled: int  # styled 1s, 4s, 7s and 9s among x_fit
+    styled: int  # styled 1s, 7s and 9s among x_fit
     not_digits: int  # not-digit drawings among x_fit
 
 
@@ -76,7 +75,7 @@ def _preprocess_chunk(images: np.ndarray) -> np.ndarray:
 
 def _styled_chunk(images: np.ndarray, labels: np.ndarray, shares: tuple, seed: int):
     """Worker task: restyled copies of some of these digits, preprocessed: a share of the 1s,
-    4s, 7s and 9s in European styles, then a share of all of them (the European ones included)
+    7s and 9s in European styles, then a share of all of them (the European ones included)
     stretched to fill their box, half of those also coarsely scanned."""
     from .styles import coarse_scan, fill_box, styled_digits
 

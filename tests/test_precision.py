@@ -50,8 +50,8 @@ def test_a_preset_states_the_time_it_takes_on_this_cpu(monkeypatch):
     retrain page must not promise the bfloat16 host's minute."""
     quick = TRAIN_PRESETS["quick"]
     monkeypatch.setattr(config, "native_bfloat16", lambda: True)
-    assert quick.summary == "about 1 min, ~99.2% on MNIST test"
+    assert quick.summary == "about 1 min, ~99.3% on MNIST test"
     monkeypatch.setattr(config, "native_bfloat16", lambda: False)
-    assert quick.summary == "about 4 min, ~99.2% on MNIST test"
+    assert quick.summary == "about 4 min, ~99.3% on MNIST test"
     assert quick.duration_here == "about 4 min"
     assert TRAIN_PRESETS["full"].summary.startswith("30-45 min")

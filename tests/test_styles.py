@@ -194,10 +194,11 @@ def test_styled_digits_copies_a_share_of_the_styled_digits(mnist):
     styled, styled_labels = styled_digits(images, labels, np.random.default_rng(0), share=0.25)
     assert styled.dtype == np.uint8 and styled.shape[1:] == (STYLED_SIDE, STYLED_SIDE)
     assert len(styled) == len(styled_labels)
-    assert set(np.unique(styled_labels)) == {1, 4, 7, 9}
-    for label in (1, 4, 7, 9):
-        # 50 chosen of each; a few 1s leaning far right, 4s without a bar or stem found, 7s
-        # already crossed and 9s already curled are refused.
+    # Only the styles training teaches: the short-stemmed 4 is for the renderings.
+    assert set(np.unique(styled_labels)) == {1, 7, 9}
+    for label in (1, 7, 9):
+        # 50 chosen of each; a few 1s leaning far right, 7s already crossed and 9s already
+        # curled are refused.
         assert 35 <= np.count_nonzero(styled_labels == label) <= 50
     again, again_labels = styled_digits(images, labels, np.random.default_rng(0), share=0.25)
     assert np.array_equal(styled, again) and np.array_equal(styled_labels, again_labels)
