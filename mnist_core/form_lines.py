@@ -11,7 +11,8 @@ stem), so only lines that are surely printed are taken out: two parallel lines a
 than the digit (:func:`is_ruled`), for one digit and for a number; for one digit also lines
 thinner than the pen that wrote the rest and either joined to none of its strokes (a box cut
 to one side, the digit clear of it) or meeting at the picture's corner (a box cut to two or
-three sides, whatever touches it: :func:`without_ruling`). Other thin lines a stroke touches
+three sides, whatever touches it); and a corner no stroke touches, however thick its
+sides (:func:`without_ruling`). Other thin lines a stroke touches
 (a digit written over its box's side) are taken out only for a second look at a picture the
 model refused or read unsure (:func:`without_thin_lines`): a printed line is thinner than the
 pen, and a letter's stem is as thick as the rest of the letter. Where a line is taken out,
@@ -49,6 +50,10 @@ SEARCH_SIDE = 160
 # the pen: printed. Lines of boxed form scans measure 0.17-0.8 of the pen; the stems of
 # letters drawn across a canvas 1.0-1.2 (they are drawn with the pen).
 THIN_LINE_SHARE = 0.85
+# A line is as wide as a quarter of its runs across it (:func:`_line_width`) when they are
+# under this share of the median run: the rest are a stroke lying along it.
+LINE_UNDER_STROKE = 0.6
+ALONG_THE_LINE = 0.25
 
 
 def printed_lines(ink: np.ndarray) -> list:
@@ -380,7 +385,9 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     :func:`is_ruled` (a form's box, a notebook's rules, a comb field's separators), and lines
     each thinner than the pen that touch no stroke (:func:`_clear_of_the_strokes`: a box cut
     to one side, the digit inside it) or meet at the picture's corner (:func:`_box_corner`:
-    a box cut to two or three sides, whatever touches them). A tightly cropped digit's bar
+    a box cut to two or three sides, whatever touches them). A corner that touches no stroke
+    is a box's however thick its sides (a box drawn as thick as the pen; a letter's corner,
+    an F's or an L's, is joined to its other strokes). A tightly cropped digit's bar
     or stem may measure thinner than its other strokes (a pen held at an angle, a binarised
     scan) but is joined to them, and lies along one side only."""
     binary, lines = _lines_in(ink)
@@ -394,11 +401,11 @@ def surely_printed_out(ink: np.ndarray, binary: np.ndarray, lines: list) -> np.n
     stripped = without_lines(ink, lines)
     if is_ruled(lines, stripped):
         return stripped
-    if _thinner_than_the_pen(lines, stripped) and (
-        _box_corner(lines, ink.shape) or _clear_of_the_strokes(binary, lines)
-    ):
+    corner = _box_corner(lines, ink.shape)
+    clear = _clear_of_the_strokes(binary, lines)
+    if corner and clear and _digit_sized(*_digit_box(stripped)[2:], ink.shape):
         return stripped
-    return ink
+    return stripped if (corner or clear) and _thinner_than_the_pen(lines, stripped) else ink
 
 
 # How far (px) beyond a line's own thickness a stroke counts as touching it.
@@ -521,7 +528,25 @@ def _thickness(binary: np.ndarray, segment, horizontal: bool) -> int:
         while end < len(column) - 1 and column[end + 1]:
             end += 1
         runs.append(end - start + 1)
-    return int(np.median(runs)) if runs else 1
+    return _line_width(runs)
+
+
+def _line_width(runs: list) -> int:
+    """A line's width from its ``runs`` of ink across it: their median, unless a quarter of
+    them are within a pixel of a width under LINE_UNDER_STROKE of it. A printed line is as
+    wide all along, and a digit's stroke lying along it (a 2's base on its box's bottom side)
+    widens the runs it covers: when it covers half the line, the median is the stroke's
+    width, not the line's. A drawn stroke's width varies about its median."""
+    if not runs:
+        return 1
+    runs = np.asarray(runs)
+    median = int(np.median(runs))
+    for width in np.unique(runs):
+        if width > LINE_UNDER_STROKE * median:
+            break
+        if np.count_nonzero(np.abs(runs - width) <= 1) >= ALONG_THE_LINE * len(runs):
+            return int(width)
+    return median
 
 
 def _bridged(kept: np.ndarray, width: int, horizontal: bool) -> np.ndarray:

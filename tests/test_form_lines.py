@@ -183,6 +183,40 @@ def test_a_corner_of_strokes_as_thick_as_the_pen_stays():
     assert form_lines.without_ruling(seven) is seven
 
 
+def test_a_box_corner_clear_of_the_digit_is_taken_out_though_as_thick_as_the_pen():
+    """Two sides of a box meeting at the picture's corner, as thick as the pen, touching no
+    stroke (a box cut to two sides, the digit inside clear of it), are a box's: out, the
+    digit kept whole. Left in, they made the picture "not a digit"."""
+    ink = np.zeros((100, 100), np.float32)
+    ink[:, 1:9] = 0.8  # the left and bottom sides, 8 px thick
+    ink[91:99, :] = 0.8
+    cv2.ellipse(ink, (52, 46), (22, 32), 0, 0, 360, 1.0, 6)  # a 0, clear of them
+    assert form_lines.pen_width(ink[:85, 15:]) <= 8  # the sides are as thick as the pen
+    stripped = form_lines.without_ruling(ink)
+    assert stripped is not ink
+    assert stripped[:, :10].max() == 0 and stripped[90:, :].max() == 0
+    assert np.array_equal(stripped[10:90, 10:], ink[10:90, 10:])
+
+
+def test_a_box_side_under_a_stroke_along_it_is_measured_as_thin_as_printed():
+    """A 2's base drawn along its box's bottom side, touching it, widens the side's runs of
+    ink over more than half its length; the side is as thin as the rest of the box
+    (3 px), not as wide as side and base together, so the box comes out and the base stays."""
+    ink = np.zeros((100, 100), np.float32)
+    ink[[1, 2, 3, 96, 97, 98], :] = 0.7  # the box, 3 px, thinner than the pen
+    ink[:, [1, 2, 3, 96, 97, 98]] = 0.7
+    cv2.line(ink, (30, 91), (75, 91), 1.0, 9)  # the base, its lower edge on the side
+    cv2.line(ink, (30, 91), (60, 25), 1.0, 9)
+    cv2.ellipse(ink, (45, 28), (16, 14), 0, 180, 360, 1.0, 9)
+    bottom = [line for line in printed_lines(ink) if line[1] and line[0][1] > 90]
+    assert bottom and all(thickness <= 4 for _, _, thickness in bottom)
+    stripped = form_lines.without_ruling(ink)
+    assert stripped is not ink
+    assert stripped[87:96, 32:74].min() == 1.0  # the base
+    assert stripped[96:99, 5:20].max() == 0 and stripped[96:99, 85:95].max() == 0
+    assert stripped[1:4, 5:95].max() == 0
+
+
 @pytest.mark.parametrize("sides", ["level", "all four"])
 def test_a_stroke_along_a_removed_side_stays(sides):
     """A 2's base drawn on its box's bottom side, the pen wider than the printed line, is
