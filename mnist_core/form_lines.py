@@ -11,8 +11,8 @@ stem), so only lines that are surely printed are taken out: two parallel lines a
 than the digit (:func:`is_ruled`), for one digit and for a number; for one digit also lines
 thinner than the pen that wrote the rest and either joined to none of its strokes (a box cut
 to one side, the digit clear of it) or meeting at the picture's corner (a box cut to two or
-three sides, whatever touches it); and a corner no stroke touches, however thick its
-sides (:func:`without_ruling`). Other thin lines a stroke touches
+three sides, whatever touches it), and two lines of any width meeting at the corner that
+touch no stroke and come out whole (:func:`without_ruling`). Other thin lines a stroke touches
 (a digit written over its box's side) are taken out only for a second look at a picture the
 model refused or read unsure (:func:`without_thin_lines`): a printed line is thinner than the
 pen, and a letter's stem is as thick as the rest of the letter. Where a line is taken out,
@@ -50,8 +50,8 @@ SEARCH_SIDE = 160
 # the pen: printed. Lines of boxed form scans measure 0.17-0.8 of the pen; the stems of
 # letters drawn across a canvas 1.0-1.2 (they are drawn with the pen).
 THIN_LINE_SHARE = 0.85
-# A line is as wide as a quarter of its runs across it (:func:`_line_width`) when they are
-# under this share of the median run: the rest are a stroke lying along it.
+# A box side a stroke lies along is as wide as ALONG_THE_LINE of its runs across it, when
+# they are under LINE_UNDER_STROKE of the median run (:func:`_narrow_share`).
 LINE_UNDER_STROKE = 0.6
 ALONG_THE_LINE = 0.25
 
@@ -318,7 +318,8 @@ def is_ruled(lines: list, stripped: np.ndarray) -> bool:
 def _box_corner(lines: list, shape) -> bool:
     """Do two of ``lines``, one level and one upright, each along the edge of the picture
     (its ``shape``), meet at a corner of it? Then they are a box's sides, cut out with it,
-    whatever strokes touch them (when they are thinner than the pen). Few digits have two
+    whatever strokes touch them (when they are thinner than the pen, or touch none and come
+    out whole: :func:`_out_whole`). Few digits have two
     straight strokes three quarters of their picture long meeting at its corner: a 7 with
     an upright stem, which without them leaves too little to be taken out, unless it is
     crossed and its bar and stem measure thinner than the crossbar (a binarised scan)."""
@@ -385,11 +386,13 @@ def without_ruling(ink: np.ndarray) -> np.ndarray:
     :func:`is_ruled` (a form's box, a notebook's rules, a comb field's separators), and lines
     each thinner than the pen that touch no stroke (:func:`_clear_of_the_strokes`: a box cut
     to one side, the digit inside it) or meet at the picture's corner (:func:`_box_corner`:
-    a box cut to two or three sides, whatever touches them). A corner that touches no stroke
-    is a box's however thick its sides (a box drawn as thick as the pen; a letter's corner,
-    an F's or an L's, is joined to its other strokes). A tightly cropped digit's bar
-    or stem may measure thinner than its other strokes (a pen held at an angle, a binarised
-    scan) but is joined to them, and lies along one side only."""
+    a box cut to two or three sides, whatever touches them). Two lines meeting at the
+    corner, touching no stroke, are a box's however thick when they come out whole
+    (:func:`_out_whole`: a box drawn as thick as the pen; a 7 that is only a bar and an
+    upright stem leaves pieces of its strokes beside them). A box's side measures as thin as
+    its other sides where a stroke lies along it (:func:`_sides_under_strokes`). A tightly
+    cropped digit's bar or stem may measure thinner than its other strokes (a pen held at
+    an angle, a binarised scan) but is joined to them, and lies along one side only."""
     binary, lines = _lines_in(ink)
     return surely_printed_out(ink, binary, lines)
 
@@ -398,14 +401,29 @@ def surely_printed_out(ink: np.ndarray, binary: np.ndarray, lines: list) -> np.n
     """:func:`without_ruling` given ``ink``'s mask at LINE_LEVEL and its printed lines."""
     if not lines:
         return ink
+    lines = _sides_under_strokes(binary, lines)
     stripped = without_lines(ink, lines)
     if is_ruled(lines, stripped):
         return stripped
     corner = _box_corner(lines, ink.shape)
     clear = _clear_of_the_strokes(binary, lines)
-    if corner and clear and _digit_sized(*_digit_box(stripped)[2:], ink.shape):
+    if corner and clear and _out_whole(stripped, lines):
         return stripped
     return stripped if (corner or clear) and _thinner_than_the_pen(lines, stripped) else ink
+
+
+def _out_whole(stripped: np.ndarray, lines: list) -> bool:
+    """Did ``lines`` come out whole, nothing of them left within TOUCH_MARGIN of where they
+    ran, and is what is left a digit's size? A box's sides drawn as thick as the pen, clear
+    of the digit, do; a digit or a letter that is only a corner (a 7's bar and upright stem,
+    an L) leaves pieces of its slanted or wider strokes beside the bands taken out."""
+    bands = np.zeros(stripped.shape, np.uint8)
+    for segment, _, thickness in lines:
+        cv2.line(bands, segment[:2], segment[2:], 1, thickness + 2 * TOUCH_MARGIN)
+    if np.any((bands > 0) & (stripped > LINE_LEVEL)):
+        return False
+    _, _, width, height = _digit_box(stripped)
+    return _digit_sized(width, height, stripped.shape)
 
 
 # How far (px) beyond a line's own thickness a stroke counts as touching it.
@@ -508,8 +526,13 @@ def _is_printed(segment, horizontal: bool, shape) -> bool:
 def _thickness(binary: np.ndarray, segment, horizontal: bool) -> int:
     """The line's width in pixels: the median run of ink across it, over points along it (a
     stroke crossing the line lengthens a few runs, not the median)."""
+    runs = _runs_across(binary, segment, horizontal)
+    return int(np.median(runs)) if runs else 1
+
+
+def _runs_across(binary: np.ndarray, segment, horizontal: bool) -> list:
+    """The runs of ink across the line, at 41 points along it."""
     x0, y0, x1, y1 = segment
-    height, width = binary.shape
     runs = []
     for t in np.linspace(0.05, 0.95, 41):
         x, y = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
@@ -528,25 +551,52 @@ def _thickness(binary: np.ndarray, segment, horizontal: bool) -> int:
         while end < len(column) - 1 and column[end + 1]:
             end += 1
         runs.append(end - start + 1)
-    return _line_width(runs)
+    return runs
 
 
-def _line_width(runs: list) -> int:
-    """A line's width from its ``runs`` of ink across it: their median, unless a quarter of
-    them are within a pixel of a width under LINE_UNDER_STROKE of it. A printed line is as
-    wide all along, and a digit's stroke lying along it (a 2's base on its box's bottom side)
-    widens the runs it covers: when it covers half the line, the median is the stroke's
-    width, not the line's. A drawn stroke's width varies about its median."""
+def _narrow_share(runs: list) -> int | None:
+    """The narrowest width within a pixel of which at least ALONG_THE_LINE of ``runs`` lie,
+    when it is under LINE_UNDER_STROKE of their median, else None: a printed line under a
+    stroke lying along it over half its length, whose median is the stroke's width."""
     if not runs:
-        return 1
+        return None
     runs = np.asarray(runs)
-    median = int(np.median(runs))
+    median = np.median(runs)
     for width in np.unique(runs):
-        if width > LINE_UNDER_STROKE * median:
-            break
+        if width >= LINE_UNDER_STROKE * median:
+            return None
         if np.count_nonzero(np.abs(runs - width) <= 1) >= ALONG_THE_LINE * len(runs):
             return int(width)
-    return median
+    return None
+
+
+def _sides_under_strokes(binary: np.ndarray, lines: list) -> list:
+    """``lines`` with the width of each box side a stroke lies along (a 2's base drawn on
+    the bottom side, widening the runs across it over half its length) measured where the
+    side runs alone (:func:`_narrow_share`), when another of ``lines`` is that wide (within
+    a pixel): the box's other sides. A digit's own bar measures thin where its strokes
+    leave it too, but no printed line beside it confirms the width. ``lines`` itself when
+    none is re-measured."""
+    remeasured = list(lines)
+    for index, (segment, horizontal, _) in enumerate(lines):
+        narrow = _narrow_share(_runs_across(binary, segment, horizontal))
+        if narrow is not None and any(
+            abs(thickness - narrow) <= 1
+            and _another_side(segment, horizontal, other, level, binary.shape)
+            for other, level, thickness in lines
+        ):
+            remeasured[index] = (segment, horizontal, narrow)
+    return lines if remeasured == list(lines) else remeasured
+
+
+def _another_side(segment, horizontal: bool, other, other_horizontal: bool, shape) -> bool:
+    """Is ``other`` another side of a box than ``segment``: across it, or parallel and at
+    least BORDER_BAND of the picture away (a side is often found as several lines side by
+    side)?"""
+    if other_horizontal != horizontal:
+        return True
+    apart = abs(_position(segment, horizontal, shape) - _position(other, horizontal, shape))
+    return apart >= BORDER_BAND
 
 
 def _bridged(kept: np.ndarray, width: int, horizontal: bool) -> np.ndarray:
