@@ -417,10 +417,7 @@ def _out_whole(stripped: np.ndarray, lines: list) -> bool:
     ran, and is what is left a digit's size? A box's sides drawn as thick as the pen, clear
     of the digit, do; a digit or a letter that is only a corner (a 7's bar and upright stem,
     an L) leaves pieces of its slanted or wider strokes beside the bands taken out."""
-    bands = np.zeros(stripped.shape, np.uint8)
-    for segment, _, thickness in lines:
-        cv2.line(bands, segment[:2], segment[2:], 1, thickness + 2 * TOUCH_MARGIN)
-    if np.any((bands > 0) & (stripped > LINE_LEVEL)):
+    if np.any(_touch_bands(stripped.shape, lines) & (stripped > LINE_LEVEL)):
         return False
     _, _, width, height = _digit_box(stripped)
     return _digit_sized(width, height, stripped.shape)
@@ -434,12 +431,19 @@ def _clear_of_the_strokes(binary: np.ndarray, lines: list) -> bool:
     """Does every piece of ink that reaches into ``lines`` lie within them, so that no
     stroke is joined to a line?"""
     _, labels = cv2.connectedComponents(binary, connectivity=8)
-    bands = np.zeros(binary.shape, np.uint8)
+    bands = _touch_bands(binary.shape, lines)
+    touching = np.unique(labels[bands & (binary > 0)])
+    touching = touching[touching > 0]
+    return not np.any(np.isin(labels, touching) & ~bands)
+
+
+def _touch_bands(shape, lines: list) -> np.ndarray:
+    """Where ink touches one of ``lines`` (bool): each line drawn TOUCH_MARGIN px wider
+    each way than it is."""
+    bands = np.zeros(shape, np.uint8)
     for segment, _, thickness in lines:
         cv2.line(bands, segment[:2], segment[2:], 1, thickness + 2 * TOUCH_MARGIN)
-    touching = np.unique(labels[(bands > 0) & (binary > 0)])
-    touching = touching[touching > 0]
-    return not np.any(np.isin(labels, touching) & (bands == 0))
+    return bands > 0
 
 
 def without_printed_lines(ink: np.ndarray) -> np.ndarray:
