@@ -51,7 +51,8 @@ SEARCH_SIDE = 160
 # letters drawn across a canvas 1.0-1.2 (they are drawn with the pen).
 THIN_LINE_SHARE = 0.85
 # A box side a stroke lies along is as wide as ALONG_THE_LINE of its runs across it, when
-# they are under LINE_UNDER_STROKE of the median run (:func:`_narrow_share`).
+# they are under LINE_UNDER_STROKE of the median run and another side of the box is as wide
+# (:func:`_sides_under_strokes`).
 LINE_UNDER_STROKE = 0.6
 ALONG_THE_LINE = 0.25
 
