@@ -198,6 +198,20 @@ def test_a_box_corner_clear_of_the_digit_is_taken_out_though_as_thick_as_the_pen
     assert np.array_equal(stripped[10:90, 10:], ink[10:90, 10:])
 
 
+def test_a_lone_line_under_a_stroke_keeps_its_median_width():
+    """The same runs, a thin line with a thick stroke along half of it, but no other side
+    of a box as thin: a digit's own bar where its strokes leave it (a tight-cut 5's top)
+    is not re-measured as thin, and the picture is cleaned as before."""
+    ink = np.zeros((100, 100), np.float32)
+    ink[0:3, :] = 0.9  # a bar along the top, 3 px
+    cv2.line(ink, (30, 6), (75, 6), 1.0, 9)  # a stroke lying along half of it
+    cv2.line(ink, (30, 6), (30, 60), 1.0, 9)
+    cv2.ellipse(ink, (50, 72), (22, 20), 0, -120, 160, 1.0, 9)
+    binary, lines = form_lines._lines_in(ink)
+    assert lines and all(thickness > 6 for _, horizontal, thickness in lines if horizontal)
+    assert form_lines._sides_under_strokes(binary, lines) is lines
+
+
 @pytest.mark.parametrize(("side", "pen", "slant"), [(90, 14, 4), (60, 9, 3)])
 def test_a_digit_that_is_only_a_corner_stays_whole(classifier, side, pen, slant):
     """A 7 drawn as a bar and an upright stem, cut tight to its ink, is two lines meeting at
