@@ -137,6 +137,20 @@ class SegmentationConfig:
     # Told how many digits a number holds, a digit may be made of this many neighbouring
     # groups of strokes (a photographed 5 whose bar and body do not meet).
     max_joined: int = 2
+    # A 1: one stroke (its largest piece holds `one_stroke_share` of its ink) at least
+    # `digit_stroke_height` of the digits' height tall (the number's, or the taller of two
+    # neighbours', whichever is more), and straight (its ink's spread across
+    # its main axis at most `straight_spread` of its spread along it: MNIST's test 1s,
+    # binarised, 0.15 at the median, 0.25 at the 95th percentile; its other digits 0.34
+    # and more at the 5th). The number reader, at half resolution, often misses a 1 close
+    # beside another digit and would have the two joined; the even cuts miss a 1 touching
+    # a wider digit.
+    one_stroke_share: float = 0.9
+    digit_stroke_height: float = 0.8
+    straight_spread: float = 0.25
+    # Where a 1 touching its neighbour is looked for: the least-ink column within this
+    # share of the group's width from either side.
+    side_cut: tuple[float, float] = (0.15, 0.35)
 
 
 @dataclass(frozen=True)

@@ -187,27 +187,106 @@ def _digit_masks(masks, ink, score, expected, config):
     return pieces
 
 
-def _ways_to_cut(mask, box, reference: float) -> list[list[np.ndarray]]:
-    """The mask whole, then cut into 2, 3, 4 digits as far as its width allows."""
+def _ways_to_cut(mask, box, reference: float, beside_a_one=False) -> list[list[np.ndarray]]:
+    """The mask whole, then cut into 2, 3, 4 digits as far as its width allows; with
+    ``beside_a_one``, also into two where one side is a 1 (:func:`_a_one`) touching the
+    digit beside it, which an even cut misses."""
     left, _, width, _ = box
     most = int(width / (0.4 * reference))
     if width <= SEGMENTATION.min_split_width * reference or most < 2:
         return [[mask]]
-    return [[mask]] + [
+    ways = [[mask]] + [
         list(_cut_columns(mask, left, width, pieces)) for pieces in range(2, min(most, 4) + 1)
     ]
+    if beside_a_one:
+        ways += _cuts_beside_a_one(mask, left, width, max(reference, box[3]))
+    return ways
+
+
+def _cuts_beside_a_one(mask, left: int, width: int, height: float):
+    """Two-way cuts at the least-ink column near either side (``side_cut`` of the width
+    in) that leave a 1 (:func:`_a_one`) as tall as the digits, ``height``, on that side."""
+    profile = mask[:, left : left + width].sum(axis=0)
+    near, far = SEGMENTATION.side_cut
+    ways = []
+    for low, high, one_first in ((near, far, True), (1 - far, 1 - near, False)):
+        low, high = max(1, int(low * width)), min(width - 1, int(high * width))
+        if high <= low:
+            continue
+        cut = left + low + int(np.argmin(profile[low:high]))
+        if _a_one(mask[:, left:cut] if one_first else mask[:, cut : left + width], height):
+            first, second = np.zeros_like(mask), np.zeros_like(mask)
+            first[:, :cut], second[:, cut:] = mask[:, :cut], mask[:, cut:]
+            ways.append([first, second])
+    return ways
+
+
+def _a_one(ink: np.ndarray, height: float) -> bool:
+    """Is the stroke in ``ink`` (a mask, or a slice of one) a 1: one straight stroke at
+    least ``digit_stroke_height`` of the digits' ``height`` tall?"""
+    ink = _cropped(ink)
+    return _stroke_height(ink) >= SEGMENTATION.digit_stroke_height * height and _straight(ink)
+
+
+def _a_one_beside_a_digit(groups: list[np.ndarray], reference: float) -> bool:
+    """Are two neighbouring ``groups`` of strokes (each cropped to its ink) a 1 and a
+    digit: each one stroke about as tall as the taller and the number's digits, one of
+    them straight? Two strokes of one digit (a 6's stem and loop, a 4's halves) are seldom
+    as tall as each other."""
+    for first, second in zip(groups, groups[1:], strict=False):
+        tall = SEGMENTATION.digit_stroke_height * max(reference, len(first), len(second))
+        if min(_stroke_height(first), _stroke_height(second)) >= tall and (
+            _straight(first) or _straight(second)
+        ):
+            return True
+    return False
+
+
+def _cropped(mask: np.ndarray) -> np.ndarray:
+    left, top, width, height = cv2.boundingRect(mask)
+    return mask[top : top + height, left : left + width]
+
+
+def _stroke_height(crop: np.ndarray) -> int:
+    """The height of the largest piece of ink in ``crop`` when it is all but all of it
+    (``one_stroke_share``): one stroke; else 0."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    if count < 2:
+        return 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas))
+    if areas[largest - 1] < SEGMENTATION.one_stroke_share * areas.sum():
+        return 0
+    return int(stats[largest, cv2.CC_STAT_HEIGHT])
+
+
+def _straight(crop: np.ndarray) -> bool:
+    """Does the ink lie along one line (its spread across its main axis at most
+    ``straight_spread`` of its spread along it), as a 1's does and a 3's half does not?"""
+    moments = cv2.moments(crop, binaryImage=True)  # the ink's second moments, in C
+    spreads = np.linalg.eigvalsh(
+        [[moments["mu20"], moments["mu11"]], [moments["mu11"], moments["mu02"]]]
+    )
+    return bool(spreads[0] <= SEGMENTATION.straight_spread**2 * spreads[1])
 
 
 def _cut_as_expected(masks, boxes, reference, expected, ink, score, config):
     """The most plausible cut into exactly ``len(expected)`` digits, by dynamic programming
     over runs of up to ``max_joined`` neighbouring groups, each whole or cut; the n-th piece is
-    scored by how likely the model and the reader read the same digit in it. None when no
-    cut has that many digits."""
+    scored by how likely the model and the reader read the same digit in it. A 1 and the
+    digit beside it are not joined (:func:`_a_one_beside_a_digit`). None when no cut has
+    that many digits."""
     ways = {}  # (first, last) -> the ways to cut the joined run of groups
+    crops = [
+        mask[top : top + height, left : left + width]
+        for mask, (left, top, width, height) in zip(masks, boxes, strict=True)
+    ]
     for first in range(len(masks)):
         for last in range(first, min(first + SEGMENTATION.max_joined, len(masks))):
+            if _a_one_beside_a_digit(crops[first : last + 1], reference):
+                continue  # two digits, which the reader saw as one
             joined = np.maximum.reduce(masks[first : last + 1])
-            ways[first, last] = _ways_to_cut(joined, _bounding_box(joined), reference)
+            ways[first, last] = _ways_to_cut(joined, _bounding_box(joined), reference, True)
     # Every piece of every way in one call of the model: one batch, not hundreds.
     readings = iter(
         _read([piece for run in ways.values() for way in run for piece in way], ink, score, config)
@@ -223,7 +302,7 @@ def _cut_as_expected(masks, boxes, reference, expected, ink, score, config):
     for stop in range(1, len(masks) + 1):
         for first in range(max(0, stop - SEGMENTATION.max_joined), stop):
             for done, (total, pieces) in best[first].items():
-                for way, reading in runs[first, stop - 1]:
+                for way, reading in runs.get((first, stop - 1), ()):
                     count = done + len(way)
                     if count > digits:
                         continue

@@ -87,16 +87,54 @@ def test_the_digit_model_outweighs_the_reader_on_photos(with_reader, mnist):
 
 
 def test_told_the_count_the_cut_has_that_many_digits(with_reader, mnist):
-    # A 0 and a 1 written overlapping: one group of strokes that holds two digits.
+    # A 0 and a 1 written overlapping: one stroke that holds two digits. (Strokes apart,
+    # each a digit's height, are never joined: the test above.)
     zero, one = (mnist["x_test"][np.flatnonzero(mnist["y_test"] == d)[0]] for d in (0, 1))
     touching = np.zeros((28, 48), np.uint8)
     touching[:, :28] = zero
-    touching[:, 16:44] = np.maximum(touching[:, 16:44], one)
+    touching[:, 10:38] = np.maximum(touching[:, 10:38], one)
     image = as_paper_scan(touching)
     for digits in (1, 2):
         expected = np.full((digits, 10), 0.1)  # a reader that saw n digits, unsure which
         assert len(segment_number(image, with_reader.probabilities, expected)) == digits
     assert with_reader.read_number(image).text == "01"
+
+
+def side_by_side(mnist, digits, gaps) -> np.ndarray:
+    """The sample's first test digit of each of ``digits``, cut to its ink, in one 28-row
+    strip: ``gaps[i]`` px between digit i and i + 1 (-1: their strokes touch)."""
+    inks = []
+    for digit in digits:
+        image = mnist["x_test"][np.flatnonzero(mnist["y_test"] == digit)[0]]
+        columns = np.flatnonzero(image.max(axis=0))
+        inks.append(image[:, columns[0] : columns[-1] + 1])
+    strip = np.zeros((28, sum(ink.shape[1] for ink in inks) + sum(gaps) + 8), np.uint8)
+    left = 4
+    for ink, gap in zip(inks, [0, *gaps], strict=True):
+        left += gap
+        region = strip[:, left : left + ink.shape[1]]
+        np.maximum(region, ink, out=region)
+        left += ink.shape[1]
+    return strip
+
+
+def test_a_one_apart_from_its_neighbours_is_never_joined_to_one(with_reader, mnist):
+    # 7, 1, 2 each written apart: told of two digits (as the reader, at half resolution,
+    # may see a thin 1 close beside a 2), the cut still keeps the 1 a digit of its own.
+    image = as_paper_scan(side_by_side(mnist, (7, 1, 2), (3, 2)))
+    two_digits = np.full((2, 10), 0.1)
+    segments = segment_number(image, with_reader.probabilities, two_digits)
+    assert len(segments) == 3
+    assert with_reader.read_number(image).text == "712"
+
+
+def test_a_one_touching_a_wider_digit_is_cut_off_it(with_reader, mnist):
+    # The 1's stroke touches the 2's: one group, where an even cut would halve the 2.
+    image = as_paper_scan(side_by_side(mnist, (1, 2), (-1,)))
+    reading = with_reader.read_number(image)
+    assert reading.text == "12"
+    one, two = (digit.box for digit in reading.digits)
+    assert one[2] < 0.5 * two[2]  # the 1 is cut at its own width, not the group's middle
 
 
 def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tmp_path, mnist):
