@@ -2,6 +2,7 @@
 
     python benchmarks/compare_models.py A.onnx B.onnx [--count 3000] [--seed 7]
     python benchmarks/compare_models.py --baseline REV [MODEL] [--count 3000] [--seed 7]
+        [--numbers 1500]
 
 With ``--baseline``, A and B are one model (the bundled one unless MODEL is given) read by
 the serving modules as they are at REV and as they are in this checkout: is a change to the
@@ -16,6 +17,8 @@ read right (a not-digit: refused), the difference, the drawings only one of them
 and the paired standard error of the difference (sqrt(b + c) / n, b and c those two counts):
 a difference within two standard errors is noise. The sets include two of
 ``robustness_sweep.py``'s cases, digits squeezed to 45% of their width and digits in a ring.
+``--numbers N`` also reads N whole numbers of each kind (``bench_numbers.py``'s: on a canvas,
+photographed, half in shadow) with both, each right when every digit is.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from bench_numbers import number_photo_in_shadow  # noqa: E402
 from preprocess_ab import SERVING_FILES, load_versions  # noqa: E402
 from robustness_sweep import CASES  # noqa: E402
 
@@ -40,11 +44,14 @@ from mnist_core.negatives import KINDS, not_digit_canvas  # noqa: E402
 from mnist_core.renderings import (  # noqa: E402
     boxed_form_scan,
     canvas_drawing,
+    composed_numbers,
     crossed_seven_canvas,
     flagged_one_canvas,
     form_scan,
     hard_canvas_drawing,
     hooked_nine_canvas,
+    number_canvas,
+    number_photo,
     paper_photo,
     short_stem_four_canvas,
 )
@@ -109,9 +116,28 @@ def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> 
         )
         for reading in readings
     ]
+    refused = [[p.digit is None for p in reading] for reading in readings]
+    return paired(right, refused)
+
+
+def compare_numbers(first: DigitClassifier, second: DigitClassifier, numbers) -> dict:
+    """Each model's whole-number readings of ``numbers``, (text, image) pairs: right when
+    every digit is; "no digit" when nothing was read."""
+    right, empty = ([], []), ([], [])
+    for truth, image in numbers:
+        for model, its_right, its_empty in zip((first, second), right, empty, strict=True):
+            text = model.read_number(image).text
+            its_right.append(text == truth)
+            its_empty.append(not text)
+    return paired([np.array(each) for each in right], empty)
+
+
+def paired(right: list[np.ndarray], refused: list) -> dict:
+    """Both readers' shares right, the items only one read right, and the paired standard
+    error of the difference."""
     only_first = int(np.count_nonzero(right[0] & ~right[1]))
     only_second = int(np.count_nonzero(right[1] & ~right[0]))
-    count = len(labels)
+    count = len(right[0])
     return {
         "count": count,
         "first": float(right[0].mean()),
@@ -119,7 +145,7 @@ def compare(first: DigitClassifier, second: DigitClassifier, images, labels) -> 
         "only_first": only_first,
         "only_second": only_second,
         "stderr": np.sqrt(only_first + only_second) / count,
-        "refused": [float(np.mean([p.digit is None for p in reading])) for reading in readings],
+        "refused": [float(np.mean(each)) for each in refused],
     }
 
 
@@ -130,7 +156,10 @@ def main() -> None:
         "--baseline", help="git revision: one model (MODEL, else the bundled) read as REV reads"
     )
     parser.add_argument("--data", default=str(SHARED / "mnist.npz"))
-    parser.add_argument("--count", type=int, default=3000, help="drawings of each kind")
+    parser.add_argument(
+        "--count", type=int, default=3000, help="drawings of each kind (0: MNIST test only)"
+    )
+    parser.add_argument("--numbers", type=int, default=0, help="whole numbers of each kind")
     parser.add_argument("--seed", type=int, default=7, help="not bench_core's 2026")
     arguments = parser.parse_args()
     if len(arguments.models) not in ((0, 1) if arguments.baseline else (2,)):
@@ -160,11 +189,31 @@ def report(first: DigitClassifier, second: DigitClassifier, data, arguments) -> 
     print("| " + " | ".join(cells) + " |")
     print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     mnist = ("MNIST test", list(data.x_test), data.y_test)
+    drawn = drawn_sets(data, arguments.count, arguments.seed) if arguments.count else []
     # One set in memory at a time: 3,000 canvases are ~1 GB.
-    for name, images, labels in itertools.chain(
-        [mnist], drawn_sets(data, arguments.count, arguments.seed)
-    ):
-        r = compare(first, second, images, labels)
+    results = (
+        (name, compare(first, second, images, labels))
+        for name, images, labels in itertools.chain([mnist], drawn)
+    )
+    numbers = (
+        (
+            name,
+            compare_numbers(
+                first,
+                second,
+                composed_numbers(
+                    data.x_test, data.y_test, arguments.numbers, render, arguments.seed
+                ),
+            ),
+        )
+        for name, render in (
+            ("numbers on a canvas", number_canvas),
+            ("numbers, paper photos", number_photo),
+            ("numbers, half in shadow", number_photo_in_shadow),
+        )
+        if arguments.numbers
+    )
+    for name, r in itertools.chain(results, numbers):
         difference = r["second"] - r["first"]
         flag = " *" if abs(difference) > 2 * r["stderr"] else ""
         print(
