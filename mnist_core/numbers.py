@@ -195,29 +195,28 @@ def _ways_to_cut(mask, box, reference: float, beside_a_one=False) -> list[list[n
     most = int(width / (0.4 * reference))
     if width <= SEGMENTATION.min_split_width * reference or most < 2:
         return [[mask]]
+    profile = mask[:, left : left + width].sum(axis=0)  # ink in each column
     ways = [[mask]] + [
-        list(_cut_columns(mask, left, width, pieces)) for pieces in range(2, min(most, 4) + 1)
+        list(_cut_columns(mask, left, profile, pieces)) for pieces in range(2, min(most, 4) + 1)
     ]
     if beside_a_one:
-        ways += _cuts_beside_a_one(mask, left, width, max(reference, box[3]))
+        ways += _cuts_beside_a_one(mask, left, profile, max(reference, box[3]))
     return ways
 
 
-def _cuts_beside_a_one(mask, left: int, width: int, height: float):
+def _cuts_beside_a_one(mask, left: int, profile: np.ndarray, height: float):
     """Two-way cuts at the least-ink column near either side (``side_cut`` of the width
     in) that leave a 1 (:func:`_a_one`) as tall as the digits, ``height``, on that side."""
-    profile = mask[:, left : left + width].sum(axis=0)
+    width = len(profile)
     near, far = SEGMENTATION.side_cut
     ways = []
     for low, high, one_first in ((near, far, True), (1 - far, 1 - near, False)):
         low, high = max(1, int(low * width)), min(width - 1, int(high * width))
         if high <= low:
             continue
-        cut = left + low + int(np.argmin(profile[low:high]))
+        cut = left + _least_ink(profile, low, high)
         if _a_one(mask[:, left:cut] if one_first else mask[:, cut : left + width], height):
-            first, second = np.zeros_like(mask), np.zeros_like(mask)
-            first[:, :cut], second[:, cut:] = mask[:, :cut], mask[:, cut:]
-            ways.append([first, second])
+            ways.append(list(_pieces(mask, [left, cut, left + width])))
     return ways
 
 
@@ -350,16 +349,27 @@ def _gap(first, second) -> int:
     return max(first[0], second[0]) - min(first[0] + first[2], second[0] + second[2])
 
 
-def _cut_columns(mask: np.ndarray, left: int, width: int, pieces: int):
-    """Cut ``mask`` into ``pieces`` at the columns with least ink near the even cut points."""
-    profile = mask[:, left : left + width].sum(axis=0)
+def _cut_columns(mask: np.ndarray, left: int, profile: np.ndarray, pieces: int):
+    """Cut ``mask`` (its ink per column from ``left``: ``profile``) into ``pieces`` at the
+    columns with least ink near the even cut points."""
+    width = len(profile)
     cuts = [left]
     for piece in range(1, pieces):
         centre = piece * width // pieces
         window = max(1, width // (3 * pieces))
         low, high = max(1, centre - window), min(width - 1, centre + window)
-        cuts.append(left + low + int(np.argmin(profile[low:high])))
+        cuts.append(left + _least_ink(profile, low, high))
     cuts.append(left + width)
+    return _pieces(mask, cuts)
+
+
+def _least_ink(profile: np.ndarray, low: int, high: int) -> int:
+    """The column in [low, high) of ``profile`` with the least ink."""
+    return low + int(np.argmin(profile[low:high]))
+
+
+def _pieces(mask: np.ndarray, cuts: list[int]):
+    """The non-empty parts of ``mask`` between consecutive columns of ``cuts``."""
     for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
         piece = np.zeros_like(mask)
         piece[:, start:stop] = mask[:, start:stop]
