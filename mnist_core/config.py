@@ -148,8 +148,8 @@ class SegmentationConfig:
     one_stroke_share: float = 0.9
     digit_stroke_height: float = 0.8
     straight_spread: float = 0.25
-    # Where a 1 touching its neighbour is looked for: the least-ink column within this
-    # share of the group's width from either side.
+    # Where a 1 touching its neighbour is looked for: the least-ink cut within this share
+    # of the group's width from either side.
     side_cut: tuple[float, float] = (0.15, 0.35)
 
 

@@ -7,6 +7,7 @@ fitting to the MNIST frame); only the grouping of strokes into digits is added h
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ SEGMENTATION = SegmentationConfig()
 # of a digit beside the cut-out (_neighbours_slivers); a digit's own 1 is as narrow, so
 # slivers must stand at both sides.
 SLIVER_SHARE = 0.5
+# What a cut between touching digits pays for each column it moves (a pixel of ink it
+# crosses costs 1): of paths crossing as much ink, the straightest.
+CUT_STEP = 0.01
 
 
 @dataclass(frozen=True)
@@ -187,37 +191,58 @@ def _digit_masks(masks, ink, score, expected, config):
     return pieces
 
 
-def _ways_to_cut(mask, box, reference: float, beside_a_one=False) -> list[list[np.ndarray]]:
-    """The mask whole, then cut into 2, 3, 4 digits as far as its width allows; with
-    ``beside_a_one``, also into two where one side is a 1 (:func:`_a_one`) touching the
-    digit beside it, which an even cut misses."""
+def _ways_to_cut(mask, box, reference: float, counted=False) -> list[list[np.ndarray]]:
+    """The mask whole, then cut into 2, 3, 4 digits as far as its width allows. Where the
+    reader ``counted`` the digits (which keeps a cut from making more of them than there
+    are), the cuts follow the gaps between touching digits (:func:`_cuts`), and a cut into
+    two where one side is a 1 (:func:`_a_one`) touching the digit beside it is also
+    offered, which an even cut misses; else the cuts are columns."""
     left, _, width, _ = box
     most = int(width / (0.4 * reference))
     if width <= SEGMENTATION.min_split_width * reference or most < 2:
         return [[mask]]
-    profile = mask[:, left : left + width].sum(axis=0)  # ink in each column
-    ways = [[mask]] + [
-        list(_cut_columns(mask, left, profile, pieces)) for pieces in range(2, min(most, 4) + 1)
-    ]
-    if beside_a_one:
-        ways += _cuts_beside_a_one(mask, left, profile, max(reference, box[3]))
+    group = _Group(mask, left, mask[:, left : left + width].sum(axis=0))
+    even = [_even_windows(width, pieces) for pieces in range(2, min(most, 4) + 1)]
+    sides = _side_windows(width) if counted else []
+    windows = [window for windows in even for window in windows] + sides
+    cuts = iter(_cuts(group, windows) if counted else _columns(group, windows))
+    ways = [[mask]] + [list(_pieces(group, [next(cuts) for _ in windows])) for windows in even]
+    height = max(reference, box[3])
+    for one_first in (True, False) if sides else ():
+        halves = list(_pieces(group, [next(cuts)]))
+        if len(halves) == 2 and _a_one(halves[0] if one_first else halves[1], height):
+            ways.append(halves)
     return ways
 
 
-def _cuts_beside_a_one(mask, left: int, profile: np.ndarray, height: float):
-    """Two-way cuts at the least-ink column near either side (``side_cut`` of the width
-    in) that leave a 1 (:func:`_a_one`) as tall as the digits, ``height``, on that side."""
-    width = len(profile)
+class _Group(NamedTuple):
+    """A group of strokes that may hold touching digits."""
+
+    mask: np.ndarray  # its ink, in the number's frame
+    left: int  # its first column
+    profile: np.ndarray  # its ink in each of its columns
+
+
+def _even_windows(width: int, pieces: int) -> list[tuple[int, int]]:
+    """Where to cut a group ``width`` columns wide into ``pieces``: a third of a piece's
+    width either side of each even cut point."""
+    windows = []
+    for piece in range(1, pieces):
+        centre = piece * width // pieces
+        window = max(1, width // (3 * pieces))
+        windows.append((max(1, centre - window), min(width - 1, centre + window)))
+    return windows
+
+
+def _side_windows(width: int) -> list[tuple[int, int]]:
+    """Where a 1 touching its neighbour is cut off, at the left then the right: ``side_cut``
+    of the width in (none when the group is too narrow for it)."""
     near, far = SEGMENTATION.side_cut
-    ways = []
-    for low, high, one_first in ((near, far, True), (1 - far, 1 - near, False)):
-        low, high = max(1, int(low * width)), min(width - 1, int(high * width))
-        if high <= low:
-            continue
-        cut = left + _least_ink(profile, low, high)
-        if _a_one(mask[:, left:cut] if one_first else mask[:, cut : left + width], height):
-            ways.append(list(_pieces(mask, [left, cut, left + width])))
-    return ways
+    windows = [(near, far), (1 - far, 1 - near)]
+    windows = [
+        (max(1, int(low * width)), min(width - 1, int(high * width))) for low, high in windows
+    ]
+    return windows if all(high > low for low, high in windows) else []
 
 
 def _a_one(ink: np.ndarray, height: float) -> bool:
@@ -349,29 +374,94 @@ def _gap(first, second) -> int:
     return max(first[0], second[0]) - min(first[0] + first[2], second[0] + second[2])
 
 
-def _cut_columns(mask: np.ndarray, left: int, profile: np.ndarray, pieces: int):
-    """Cut ``mask`` (its ink per column from ``left``: ``profile``) into ``pieces`` at the
-    columns with least ink near the even cut points."""
-    width = len(profile)
-    cuts = [left]
-    for piece in range(1, pieces):
-        centre = piece * width // pieces
-        window = max(1, width // (3 * pieces))
-        low, high = max(1, centre - window), min(width - 1, centre + window)
-        cuts.append(left + _least_ink(profile, low, high))
-    cuts.append(left + width)
-    return _pieces(mask, cuts)
+def _cuts(group: _Group, windows: list[tuple[int, int]]) -> list[np.ndarray]:
+    """For each window [low, high) of the group's columns, the column in each row of the
+    top-to-bottom path through it that crosses the least ink, moving at most one column a
+    row: it follows the gap between a slanted 1 and the digit it touches, which every
+    column crosses. Loops count as ink (:func:`_solid`); each move costs ``CUT_STEP``, so
+    that of paths crossing as much ink the straightest wins. A column with no ink is the
+    path."""
+    rows = group.mask.shape[0]
+    cuts = [
+        cut if group.profile[cut[0] - group.left] == 0 else None for cut in _columns(group, windows)
+    ]
+    inked = [index for index, cut in enumerate(cuts) if cut is None]
+    if not inked:
+        return cuts
+    # Every inked window's columns side by side, a blocked column after each: one pass
+    # down the rows finds every path.
+    width = len(group.profile)
+    solid = _solid(group.mask[:, group.left : group.left + width]).astype(np.float32)
+    top, bottom = (int(row) for row in np.flatnonzero(solid.any(axis=1))[[0, -1]])
+    blocked = np.full((bottom + 1 - top, 1), np.inf, np.float32)
+    band = np.hstack(
+        [part for i in inked for part in (solid[top : bottom + 1, slice(*windows[i])], blocked)]
+    )
+    starts = np.cumsum([0] + [windows[i][1] - windows[i][0] + 1 for i in inked])[:-1]
+    paths = np.empty((rows, len(inked)), np.intp)
+    paths[top : bottom + 1] = _least_ink_paths(band, starts)
+    paths[:top], paths[bottom + 1 :] = paths[top], paths[bottom]
+    for lane, index in enumerate(inked):
+        cuts[index] = group.left + windows[index][0] + paths[:, lane] - starts[lane]
+    return cuts
 
 
-def _least_ink(profile: np.ndarray, low: int, high: int) -> int:
-    """The column in [low, high) of ``profile`` with the least ink."""
-    return low + int(np.argmin(profile[low:high]))
+def _columns(group: _Group, windows: list[tuple[int, int]]) -> list[np.ndarray]:
+    """For each window [low, high) of the group's columns, its column with the least ink
+    (the same in every row)."""
+    return [
+        np.full(group.mask.shape[0], group.left + low + int(np.argmin(group.profile[low:high])))
+        for low, high in windows
+    ]
 
 
-def _pieces(mask: np.ndarray, cuts: list[int]):
-    """The non-empty parts of ``mask`` between consecutive columns of ``cuts``."""
-    for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
-        piece = np.zeros_like(mask)
-        piece[:, start:stop] = mask[:, start:stop]
+def _least_ink_paths(band: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(rows, lanes): the column of each lane's least-ink path in each row of ``band``,
+    whose lanes start at the columns ``starts``, each followed by a blocked (inf) column.
+    Dynamic programming down the rows: the least ink a path ending at each column has
+    crossed, and which way it came; then back up from each lane's best end."""
+    crossed = band[0].copy()
+    came_from = np.zeros(band.shape, np.intp)  # 0: from the left, 1: above, 2: the right
+    options = np.full((3, band.shape[1]), np.inf, np.float32)
+    for row in range(1, len(band)):  # ~10 us a row: a quarter of a number's reading time
+        np.add(crossed[:-1], CUT_STEP, out=options[0, 1:])
+        options[1] = crossed
+        np.add(crossed[1:], CUT_STEP, out=options[2, :-1])
+        options.argmin(axis=0, out=came_from[row])
+        np.add(band[row], options.min(axis=0), out=crossed)
+    ends = [*starts[1:], len(crossed)]
+    column = starts + [
+        np.argmin(crossed[start : end - 1]) for start, end in zip(starts, ends, strict=True)
+    ]
+    paths = np.empty((len(band), len(starts)), np.intp)
+    paths[-1] = column
+    for row in range(len(band) - 1, 0, -1):
+        column = column + came_from[row, column] - 1
+        paths[row - 1] = column
+    return paths
+
+
+def _solid(ink: np.ndarray) -> np.ndarray:
+    """``ink`` (a mask) with the background it encloses (a 0's or an 8's loops) filled: a cut
+    through a loop would cross only the loop's two thin sides and take half a digit."""
+    outside = np.pad(ink, 1)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (outside[1:-1, 1:-1] != 2).astype(ink.dtype)
+
+
+def _pieces(group: _Group, cuts: list[np.ndarray]):
+    """The non-empty parts of the group between its sides and ``cuts`` (each a column per
+    row, left to right)."""
+    rows, width = group.mask.shape[0], len(group.profile)
+    sides = [np.full(rows, group.left), *cuts, np.full(rows, group.left + width)]
+    for start, stop in zip(sides[:-1], sides[1:], strict=True):
+        piece = np.zeros_like(group.mask)
+        low, high = int(start.min()), int(stop.max())
+        if low == start.max() and high == stop.min():  # upright cuts: columns
+            piece[:, low:high] = group.mask[:, low:high]
+        else:
+            columns = np.arange(low, high)
+            inside = (columns >= start[:, None]) & (columns < stop[:, None])
+            piece[:, low:high] = group.mask[:, low:high] * inside
         if piece.any():
             yield piece

@@ -137,6 +137,24 @@ def test_a_one_touching_a_wider_digit_is_cut_off_it(with_reader, mnist):
     assert one[2] < 0.5 * two[2]  # the 1 is cut at its own width, not the group's middle
 
 
+@pytest.mark.parametrize(
+    "digits, overlap, text",
+    [
+        ((3, 5), 4, "35"),  # the 3's right side overlaps the 5's bar and body
+        ((6, 9), 4, "69"),
+        ((1, 9), 3, "19"),  # a slanted 1 over the 9's loop
+        ((0, 9), 4, "09"),  # the cut must not run through the 0's loop
+    ],
+)
+def test_overlapping_digits_are_cut_along_the_gap_between_them(
+    with_reader, mnist, digits, overlap, text
+):
+    # Every column through the overlap crosses both digits' strokes: the cut follows the
+    # gap between them instead, and cuts no loop in two.
+    image = as_paper_scan(side_by_side(mnist, digits, (-overlap,)))
+    assert with_reader.read_number(image).text == text
+
+
 def test_a_missing_reader_falls_back_to_the_rules_with_a_warning(monkeypatch, tmp_path, mnist):
     broken = tmp_path / "number_reader.onnx"
     broken.write_bytes(b"not a model file")
