@@ -68,6 +68,14 @@ def number_photo_in_shadow(digits, rng) -> bytes:
     return number_photo(digits, rng, cast_shadow=True)
 
 
+# The kinds of number measured, by name: here and in compare_models.py --numbers.
+NUMBER_RENDERINGS = {
+    "numbers on a canvas": number_canvas,
+    "numbers, paper photos": number_photo,
+    "numbers, half in shadow": number_photo_in_shadow,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=str(SHARED_MNIST))
@@ -104,7 +112,7 @@ def main() -> None:
         f"{classifier.reading.digit_model_weight:g}; {arguments.count} numbers of 2-6 "
         f"{'USPS' if arguments.usps else 'MNIST'} test digits each"
     )
-    for render in (number_canvas, number_photo, number_photo_in_shadow):
+    for render in NUMBER_RENDERINGS.values():
         measure(
             classifier,
             images,

@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_numbers import number_photo_in_shadow  # noqa: E402
+from bench_numbers import NUMBER_RENDERINGS  # noqa: E402
 from preprocess_ab import SERVING_FILES, load_versions  # noqa: E402
 from robustness_sweep import CASES  # noqa: E402
 
@@ -50,8 +50,6 @@ from mnist_core.renderings import (  # noqa: E402
     form_scan,
     hard_canvas_drawing,
     hooked_nine_canvas,
-    number_canvas,
-    number_photo,
     paper_photo,
     short_stem_four_canvas,
 )
@@ -206,11 +204,7 @@ def report(first: DigitClassifier, second: DigitClassifier, data, arguments) -> 
                 ),
             ),
         )
-        for name, render in (
-            ("numbers on a canvas", number_canvas),
-            ("numbers, paper photos", number_photo),
-            ("numbers, half in shadow", number_photo_in_shadow),
-        )
+        for name, render in NUMBER_RENDERINGS.items()
         if arguments.numbers
     )
     for name, r in itertools.chain(results, numbers):

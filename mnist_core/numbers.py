@@ -267,7 +267,7 @@ def _a_one_beside_a_digit(groups: list[np.ndarray], reference: float) -> bool:
 
 
 def _cropped(mask: np.ndarray) -> np.ndarray:
-    left, top, width, height = cv2.boundingRect(mask)
+    left, top, width, height = _bounding_box(mask)
     return mask[top : top + height, left : left + width]
 
 

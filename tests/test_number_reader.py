@@ -102,7 +102,7 @@ def test_told_the_count_the_cut_has_that_many_digits(with_reader, mnist):
 
 def side_by_side(mnist, digits, gaps) -> np.ndarray:
     """The sample's first test digit of each of ``digits``, cut to its ink, in one 28-row
-    strip: ``gaps[i]`` px between digit i and i + 1 (-1: their strokes touch)."""
+    strip: ``gaps[i]`` px between digit i and i + 1 (negative: they overlap by as many)."""
     inks = []
     for digit in digits:
         image = mnist["x_test"][np.flatnonzero(mnist["y_test"] == digit)[0]]
