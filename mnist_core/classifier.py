@@ -41,6 +41,12 @@ NARROW_LOOK_BELOW = 0.95
 NARROW_SHARE = 0.5
 WIDENING = 1.8
 WIDENED_AT_LEAST = 0.9
+# A picture refused, or read less sure than NARROW_LOOK_BELOW, whose fitted digit is wider
+# than WIDE_SHARE of its height is read again WIDENING times narrower, and the second reading
+# kept as a widened one is. MNIST's writers drew 0.6% of their digits that wide (mostly 2s and
+# 5s), and the network reads a 0 or an 8 stretched 1.9 times as "not a digit"
+# (robustness_sweep "wide": 97.0%, seed 13).
+WIDE_SHARE = 1.5
 
 
 VERDICTS = ("digit", "blank", "not_a_digit")
@@ -190,13 +196,16 @@ class DigitClassifier:
         """``readings`` of ``images``, some replaced by a second look at the picture: first
         the doubtful ones (:meth:`_doubtful`) without their thin straight lines
         (:func:`second_look`), then the unsure narrow ones (:meth:`_unsure_and_narrow`)
-        widened (:func:`widened_look`), each kept when :func:`_surer_digit` (widened:
-        :func:`_widened_kept`). Such readings are rare (~1-2% of canvases), so the picture's
-        ink is found again rather than kept for every image of a batch."""
+        widened (:func:`widened_look`) and the doubtful wide ones
+        (:meth:`_doubtful_and_wide`) narrowed (:func:`narrowed_look`), each kept when
+        :func:`_surer_digit` (widened or narrowed: :func:`_widened_kept`). Such readings are
+        rare (~1-2% of canvases), so the picture's ink is found again rather than kept for
+        every image of a batch."""
         readings = list(readings)
         for wanted, look, kept in (
             (self._doubtful, second_look, _surer_digit),
             (self._unsure_and_narrow, widened_look, _widened_kept),
+            (self._doubtful_and_wide, narrowed_look, _widened_kept),
         ):
             looks = [(index, look(images[index])) for index, r in enumerate(readings) if wanted(r)]
             looks = [(index, digit) for index, digit in looks if digit is not None]
@@ -222,6 +231,17 @@ class DigitClassifier:
             reading.verdict == "digit"
             and reading.confidence < NARROW_LOOK_BELOW
             and _narrow(reading.model_input)
+        )
+
+    def _doubtful_and_wide(self, reading: Prediction) -> bool:
+        """In doubt (:meth:`_in_doubt`) and drawn wider than WIDE_SHARE of its height.
+        Refused ones too: a 0 or an 8 drawn twice as wide as tall is refused, not misread."""
+        return self._in_doubt(reading) and _wide(reading.model_input)
+
+    def _in_doubt(self, reading: Prediction) -> bool:
+        """Refused as not a digit, or a digit read less than NARROW_LOOK_BELOW sure."""
+        return reading.verdict == "not_a_digit" or (
+            reading.verdict == "digit" and reading.confidence < NARROW_LOOK_BELOW
         )
 
     def read_number(self, image) -> NumberReading:
@@ -303,14 +323,38 @@ def _narrow(digit: np.ndarray) -> bool:
     return width < NARROW_SHARE * height  # no ink: 0 < 0
 
 
+def _wide(digit: np.ndarray) -> bool:
+    """Whether the fitted 28x28 ``digit``'s ink is wider than WIDE_SHARE of its height."""
+    _, _, width, height = cv2.boundingRect((digit > 0.3).view(np.uint8))
+    return width > WIDE_SHARE * height  # no ink: 0 > 0 is False
+
+
+def narrowed_look(image):
+    """The 28x28 digit in ``image`` (without the lines :func:`model_inputs` would take out)
+    drawn WIDENING times narrower, or None: a second reading for a wide digit refused or read
+    unsure. None too when the narrowed picture loses strokes the first look kept (a line under
+    it, strokes at a side taken for a neighbour's): two digits side by side, refused, would
+    otherwise be read as the one left ("63" squeezed so that the 6 touches the side, read as
+    a 3 at 1.00)."""
+    ink = _ink_without_ruling(image)
+    if ink is None:
+        return None
+    digit, with_marks = fitted_digits(cv2.resize(ink, None, fx=1 / WIDENING, fy=1.0))
+    return digit if with_marks is None else None
+
+
 def widened_look(image):
     """The 28x28 digit in ``image`` (without the lines :func:`model_inputs` would take out)
     drawn WIDENING times as wide, or None: a second reading for a narrow digit read unsure."""
+    ink = _ink_without_ruling(image)
+    return None if ink is None else clean_ink_to_mnist(cv2.resize(ink, None, fx=WIDENING, fy=1.0))
+
+
+def _ink_without_ruling(image):
+    """``image``'s cleaned ink without the lines :func:`model_inputs` would take out, or None
+    when it holds no ink."""
     ink = cleaned_ink(image)
-    if ink is None:
-        return None
-    ink = without_ruling(ink)
-    return clean_ink_to_mnist(cv2.resize(ink, None, fx=WIDENING, fy=1.0))
+    return None if ink is None else without_ruling(ink)
 
 
 def as_float(digits: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from mnist_core.renderings import (
     composed_numbers,
     number_canvas,
     number_photo,
+    paper_photo,
     png_bytes,
 )
 from mnist_core.train import train
@@ -105,6 +106,20 @@ def test_a_photo_is_a_number_when_two_or_more_digits_are_found(classifier, mnist
     digit = read_photo(classifier, as_paper_scan(mnist["x_test"][7]))
     assert isinstance(digit, Prediction) and digit.digit == int(mnist["y_test"][7])
     assert not holds_number(classifier.read_number(as_paper_scan(mnist["x_test"][7])))
+
+
+def test_a_one_digit_photo_the_cut_splits_in_two_is_read_as_the_digit(classifier, mnist):
+    """A 6 written like "lo" and a closed 4: the cut finds two digits ("10", "11", as the
+    code before this rule returned them), the digit model reads one digit surer than that."""
+    from mnist_core.number_reading import holds_number, read_photo
+    from mnist_core.prediction import Prediction
+
+    for index, truth, cut in ((386, 6, "10"), (609, 4, "11")):
+        photo = paper_photo(mnist["x_test"][index], np.random.default_rng(0))
+        number = classifier.read_number(photo)
+        assert holds_number(number) and number.text == cut
+        reading = read_photo(classifier, photo)
+        assert isinstance(reading, Prediction) and reading.digit == truth
 
 
 def test_cli_prints_the_whole_number(tmp_path, mnist):
