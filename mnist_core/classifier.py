@@ -19,7 +19,7 @@ from .form_lines import without_ruling, without_thin_lines
 from .number_reader import NumberReader
 from .number_reading import NumberReading, read_number
 from .prediction import Prediction, no_digit
-from .preprocess import clean_ink_to_mnist, cleaned_ink, fitted_digits
+from .preprocess import clean_ink_to_mnist, cleaned_ink, fitted_digits, without_touching_underline
 from .runtime import OnnxNetwork, exported_path
 
 # What the app serves: the export of models/mnist_cnn.keras (mnist_core.export).
@@ -206,6 +206,7 @@ class DigitClassifier:
             (self._doubtful, second_look, _surer_digit),
             (self._unsure_and_narrow, widened_look, _widened_kept),
             (self._doubtful_and_wide, narrowed_look, _widened_kept),
+            (self._in_doubt, underline_look, _surer_digit),
         ):
             looks = [(index, look(images[index])) for index, r in enumerate(readings) if wanted(r)]
             looks = [(index, digit) for index, digit in looks if digit is not None]
@@ -341,6 +342,19 @@ def narrowed_look(image):
         return None
     digit, with_marks = fitted_digits(cv2.resize(ink, None, fx=1 / WIDENING, fy=1.0))
     return digit if with_marks is None else None
+
+
+def underline_look(image):
+    """The 28x28 digit in ``image`` (without the lines :func:`model_inputs` would take out)
+    without a line drawn under it that touches it, or None when it has none
+    (:func:`mnist_core.preprocess.without_touching_underline`): a second reading for a
+    picture in doubt. Read with its line, an underlined 0 or 7 is taken for a 2, an 8 is
+    refused."""
+    ink = _ink_without_ruling(image)
+    if ink is None:
+        return None
+    without = without_touching_underline(ink)
+    return None if without is None else clean_ink_to_mnist(without)
 
 
 def widened_look(image):

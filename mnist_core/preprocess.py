@@ -200,6 +200,59 @@ def _line_under(labels: np.ndarray, kept: list, box) -> int | None:
     return lowest
 
 
+# A line drawn under a digit and touching it is one stroke with it, which _line_under cannot
+# take out (robustness_sweep "underlined": most of its misreads). It is the lowest rows of
+# ink whose longest run is at least UNDERLINE_ROW_SPAN of the ink's width, with no more below
+# them than their own thickness (the line's rounded lower edge), lying below
+# UNDERLINE_BELOW_SHARE of the ink's height, at most UNDERLINE_THICKNESS of the height above
+# it, and reaching past the strokes above it by UNDERLINE_PAST of their width on both sides
+# (a 2's base starts where its diagonal ends, an L's at its stem).
+UNDERLINE_ROW_SPAN = 0.8
+UNDERLINE_BELOW_SHARE = 0.6
+UNDERLINE_THICKNESS = 0.3
+UNDERLINE_PAST = 0.05
+
+
+def without_touching_underline(ink: np.ndarray) -> np.ndarray | None:
+    """``ink`` (a cleaned ink map) without the straight line drawn under its strokes and
+    touching them, or None when it has no such line. The line's rows go, with as many above
+    them (its rounded upper edge): the strokes lose their lowest tips."""
+    binary = np.greater(ink, STROKE_LEVEL).view(np.uint8)
+    left, top, width, height = cv2.boundingRect(binary)
+    rows = binary[top : top + height, left : left + width]
+    long_rows = np.flatnonzero(longest_runs(rows) >= UNDERLINE_ROW_SPAN * width)
+    if not long_rows.size:
+        return None
+    breaks = np.flatnonzero(np.diff(long_rows) > 1)  # the lowest unbroken band of long rows
+    first, last = int(long_rows[breaks[-1] + 1 if breaks.size else 0]), int(long_rows[-1])
+    band = last - first + 1
+    line_top = max(0, first - band)
+    if (
+        height - 1 - last > band
+        or first < UNDERLINE_BELOW_SHARE * height
+        or height - line_top > UNDERLINE_THICKNESS * first
+    ):
+        return None
+    above = np.flatnonzero(rows[:line_top].any(axis=0))
+    margin = UNDERLINE_PAST * (above[-1] - above[0] + 1) if above.size else 0
+    if not above.size or above[0] < margin or above[-1] > width - 1 - margin:
+        return None
+    without = ink.copy()
+    without[top + line_top : top + height, left : left + width] = 0
+    return without
+
+
+def longest_runs(binary: np.ndarray) -> np.ndarray:
+    """(H,) int: the longest horizontal run of ink in each row of a 0/1 ``binary`` image (0
+    where a row has none)."""
+    edges = np.diff(np.pad(binary.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]  # row-major order: each run's end pairs with its start
+    longest = np.zeros(len(binary), np.int64)
+    np.maximum.at(longest, rows, ends - starts)
+    return longest
+
+
 # A piece of ink at the picture's left or right side is taken for part of a neighbouring digit,
 # cut by the crop, when it is at most this share of the digit's width; a cut takes a few
 # strokes of each neighbour, and more pieces at the sides are texture (noise, clutter).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .preprocess import stroke_width
+from .preprocess import longest_runs, stroke_width
 
 UPSCALE = 4  # MNIST's 28 px -> 112 px: strokes ~10 px wide, so pen widths round finely
 MARGIN = 28  # blank px around the upscaled digit: room for a flag left of a 1 near the edge
@@ -329,9 +329,7 @@ def _band_centre(ink: np.ndarray, first_row: int, last_row: int) -> np.ndarray:
 def _longest_run(ink: np.ndarray) -> int:
     """The longest horizontal run of ink in any row: a bar, where a stem crosses a row in
     about a pen's width (1.3 widths at 50 degrees)."""
-    edges = np.diff(np.pad(ink.astype(np.int8), ((0, 0), (1, 1))), axis=1)
-    starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
-    return int((ends - starts).max()) if len(starts) else 0
+    return int(longest_runs(ink).max(initial=0))
 
 
 def _stem_column(ink: np.ndarray, row: int, pen: int) -> float:
