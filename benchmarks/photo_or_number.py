@@ -27,14 +27,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_numbers import NUMBER_RENDERINGS  # noqa: E402
+from misread_gallery import RENDERERS  # noqa: E402
 from preprocess_ab import SERVING_FILES, load_versions  # noqa: E402
 
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.renderings import (  # noqa: E402
-    boxed_form_scan,
     composed_numbers,
     desk_photo,
-    form_scan,
     paper_photo,
     ruled_paper_photo,
 )
@@ -43,8 +42,8 @@ ONE_DIGIT_PHOTOS = {
     "one digit, paper": lambda digit, label, rng: paper_photo(digit, rng),
     "one digit, a desk": lambda digit, label, rng: desk_photo(digit, rng),
     "one digit, ruled paper": lambda digit, label, rng: ruled_paper_photo(digit, rng),
-    "form scans, box-filled": lambda digit, label, rng: form_scan(digit, int(label), rng),
-    "form scans in their box": lambda digit, label, rng: boxed_form_scan(digit, rng),
+    "form scans, box-filled": RENDERERS["form"],
+    "form scans in their box": RENDERERS["boxed"],
 }
 NUMBER_PHOTOS = ("numbers, paper photos", "numbers, half in shadow")
 
