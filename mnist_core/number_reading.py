@@ -121,8 +121,9 @@ def _one_digit_rather_than(number: NumberReading, digit: Prediction, picture) ->
     ``digit`` at least as sure as the number, with none of its strokes taken out (a line under
     it, slivers of neighbours at its sides: a "71" cut tight at the 1 reads 7 without it).
     The digit model learnt two digits side by side as "not a digit" and refused every one of
-    1,000 number photos (two to six digits, seeds 13 and 43); the cut splits ~0.3% of
-    one-digit photos and scans in two (a closed 4 read "11", a 6 written like "lo" read "10").
+    2,000 number photos (two to six digits, 1,000 each of seeds 13 and 43); the cut found two
+    digits in 0.4-0.6% of one-digit photos and scans (a closed 4 read "11", a 6 written like
+    "lo" read "10"; ``benchmarks/photo_or_number.py``).
     """
     if digit.verdict != "digit" or digit.confidence < number.confidence:
         return False
