@@ -33,15 +33,16 @@ BATCH_CHUNK = 256
 # time 48 MB, and reads as fast (the compact network alone, one thread: 9,380-9,780 digits/s
 # at 64 against 8,310-8,770/s at 256).
 MODEL_CALL = 64
-# A digit read less sure than NARROW_LOOK_BELOW and narrower than NARROW_SHARE of its height
+# A digit read less sure than LOOK_AGAIN_BELOW and narrower than NARROW_SHARE of its height
 # is read again WIDENING times wider, and the second reading kept when it is a digit at least
 # WIDENED_AT_LEAST sure, and surer (classifier._widened_kept). Chosen on seed 7's
 # drawings (robustness_sweep's narrow digits and bench sets; docs/model.md, "Narrow digits").
-NARROW_LOOK_BELOW = 0.95
+# The same bar serves the looks for a wide digit and for a line touching it from below.
+LOOK_AGAIN_BELOW = 0.95
 NARROW_SHARE = 0.5
 WIDENING = 1.8
 WIDENED_AT_LEAST = 0.9
-# A picture refused, or read less sure than NARROW_LOOK_BELOW, whose fitted digit is wider
+# A picture refused, or read less sure than LOOK_AGAIN_BELOW, whose fitted digit is wider
 # than WIDE_SHARE of its height is read again WIDENING times narrower, and the second reading
 # kept as a widened one is. MNIST's writers drew 0.6% of their digits that wide (mostly 2s and
 # 5s), and the network reads a 0 or an 8 stretched 1.9 times as "not a digit"
@@ -221,16 +222,14 @@ class DigitClassifier:
 
     def _doubtful(self, reading: Prediction) -> bool:
         """Refused as not a digit, or read as a digit the app calls unsure."""
-        return reading.verdict == "not_a_digit" or (
-            reading.verdict == "digit" and reading.confidence < self.verdicts.unsure_below
-        )
+        return _refused_or_below(reading, self.verdicts.unsure_below)
 
     def _unsure_and_narrow(self, reading: Prediction) -> bool:
-        """A digit read less than NARROW_LOOK_BELOW sure, drawn narrower than NARROW_SHARE of
+        """A digit read less than LOOK_AGAIN_BELOW sure, drawn narrower than NARROW_SHARE of
         its height."""
         return (
             reading.verdict == "digit"
-            and reading.confidence < NARROW_LOOK_BELOW
+            and reading.confidence < LOOK_AGAIN_BELOW
             and _narrow(reading.model_input)
         )
 
@@ -240,10 +239,8 @@ class DigitClassifier:
         return self._in_doubt(reading) and _wide(reading.model_input)
 
     def _in_doubt(self, reading: Prediction) -> bool:
-        """Refused as not a digit, or a digit read less than NARROW_LOOK_BELOW sure."""
-        return reading.verdict == "not_a_digit" or (
-            reading.verdict == "digit" and reading.confidence < NARROW_LOOK_BELOW
-        )
+        """Refused as not a digit, or a digit read less than LOOK_AGAIN_BELOW sure."""
+        return _refused_or_below(reading, LOOK_AGAIN_BELOW)
 
     def read_number(self, image) -> NumberReading:
         """Read every digit in ``image`` (a number on a canvas or on paper), left to right:
@@ -275,6 +272,13 @@ def model_inputs(image):
     without = without_ruling(ink)
     stripped = None if without is ink else clean_ink_to_mnist(without)
     return (digit, with_marks) if stripped is None else (stripped, None)
+
+
+def _refused_or_below(reading: Prediction, sure: float) -> bool:
+    """Refused as not a digit, or read as a digit less than ``sure``."""
+    return reading.verdict == "not_a_digit" or (
+        reading.verdict == "digit" and reading.confidence < sure
+    )
 
 
 def _surer(first: Prediction, second: Prediction) -> Prediction:
