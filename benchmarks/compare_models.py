@@ -15,9 +15,10 @@ each kind, drawn with a seed that is not bench_core's (so no choice was made on 
 both models (and held-out not-digit drawings, a third as many), and prints each model's share
 read right (a not-digit: refused), the difference, the drawings only one of them read right,
 and the paired standard error of the difference (sqrt(b + c) / n, b and c those two counts):
-a difference within two standard errors is noise. The sets include five of
+a difference within two standard errors is noise. The sets include eight of
 ``robustness_sweep.py``'s cases: digits squeezed to 45% of their width, in a ring, stretched
-1.9 times as wide, underlined, and in chalk on a board.
+1.9 times as wide, underlined, in chalk on a board, drawn in two strokes put down apart,
+with gaps in their strokes, and turned 20-30 degrees.
 ``--numbers N`` also reads N whole numbers of each kind (``bench_numbers.py``'s: on a canvas,
 photographed, half in shadow) with both, each right when every digit is.
 """
@@ -100,7 +101,7 @@ def drawn_sets(data, count: int, seed: int):
         [short_stem_four_canvas(rng) for _ in range(count)],
         np.full(count, 4),
     )
-    for case in ("wide", "underlined", "chalk"):
+    for case in ("wide", "underlined", "chalk", "pen_lift", "gaps", "tilted"):
         yield f"sweep: {case}", [CASES[case](d, rng) for d in digits], labels
 
 
