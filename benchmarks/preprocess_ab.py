@@ -5,7 +5,8 @@ are the outputs the same, and how much faster is it?
     python benchmarks/preprocess_ab.py time [--baseline REV] [--rounds 5]
 
 The baseline is a temporary copy of this checkout's ``mnist_core`` with the serving modules
-(``--files``: decode, lighting, form_lines, preprocess, numbers, number_reading, classifier,
+(``--files``: decode, lighting, form_lines, ink, marks, preprocess, numbers, number_reading,
+classifier,
 runtime) as they are at ``REV``, beside a link to ``models/``, so both versions load the same
 networks. ``check`` runs both on
 every input of a corpus (the committed MNIST sample, MNIST's 10,000 test digits, USPS and Semeion as
@@ -58,6 +59,8 @@ SERVING_FILES = (
     "decode.py",
     "lighting.py",
     "form_lines.py",
+    "ink.py",
+    "marks.py",
     "preprocess.py",
     "numbers.py",
     "number_reading.py",
@@ -73,16 +76,29 @@ def baseline_package(revision: str, files: list[str], folder: Path) -> str:
     package = folder / "mnist_core_baseline"
     shutil.copytree(ROOT / "mnist_core", package, ignore=shutil.ignore_patterns("__pycache__"))
     for name in files:
-        text = subprocess.run(
-            ["git", "show", f"{revision}:mnist_core/{name}"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        ).stdout
-        (package / name).write_bytes(text)
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:mnist_core/{name}"], cwd=ROOT, capture_output=True
+        )
+        if shown.returncode == 0:
+            (package / name).write_bytes(shown.stdout)
+        elif name not in _added_since(revision):
+            raise RuntimeError(shown.stderr.decode().strip())
+        # else a module split off since: the baseline's own modules never import it
     (folder / "models").symlink_to(ROOT / "models")
     sys.path.insert(0, str(folder))
     return package.name
+
+
+def _added_since(revision: str) -> set[str]:
+    """The modules of mnist_core added since ``revision``."""
+    listed = subprocess.run(
+        ["git", "diff", "--name-only", "--diff-filter=A", revision, "--", "mnist_core"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {Path(line).name for line in listed.splitlines()}
 
 
 def app_canvas(digit: np.ndarray, rng: np.random.Generator, width: int = 280) -> np.ndarray:

@@ -16,10 +16,11 @@ from .calibration import with_temperature
 from .config import NumberReadingConfig, VerdictConfig
 from .errors import InvalidImageError
 from .form_lines import without_ruling, without_thin_lines
+from .marks import without_touching_underline
 from .number_reader import NumberReader
 from .number_reading import NumberReading, read_number
 from .prediction import Prediction, no_digit
-from .preprocess import clean_ink_to_mnist, cleaned_ink, fitted_digits, without_touching_underline
+from .preprocess import clean_ink_to_mnist, cleaned_ink, fitted_digits
 from .runtime import OnnxNetwork, exported_path
 
 # What the app serves: the export of models/mnist_cnn.keras (mnist_core.export).
@@ -351,7 +352,7 @@ def narrowed_look(image):
 def underline_look(image):
     """The 28x28 digit in ``image`` (without the lines :func:`model_inputs` would take out)
     without a line drawn under it that touches it, or None when it has none
-    (:func:`mnist_core.preprocess.without_touching_underline`): a second reading for a
+    (:func:`mnist_core.marks.without_touching_underline`): a second reading for a
     picture in doubt. Read with its line, an underlined 0 or 7 is taken for a 2, an 8 is
     refused."""
     ink = _ink_without_ruling(image)

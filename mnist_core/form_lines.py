@@ -25,7 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .preprocess import PREPROCESS, STROKE_LEVEL
+from .ink import STROKE_LEVEL
+from .preprocess import PREPROCESS
 
 # Below the strokes' STROKE_LEVEL: a printed line is often fainter than the pen.
 LINE_LEVEL = 0.2

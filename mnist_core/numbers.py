@@ -15,6 +15,8 @@ import numpy as np
 from .config import PreprocessConfig, SegmentationConfig, StripConfig
 from .decode import decode
 from .form_lines import without_printed_lines
+from .ink import ink_map
+from .marks import strokes_beside
 from .preprocess import (
     PREPROCESS,
     clean_ink,
@@ -22,10 +24,8 @@ from .preprocess import (
     fit_to_mnist_frame,
     ink_components,
     ink_crop,
-    ink_map,
     is_speck,
     scaled_ink,
-    strokes_beside,
     thicken,
     thickening_radius,
 )

@@ -2,9 +2,10 @@
 
 MNIST's recipe (LeCun et al.): the digit is size-normalised to fit a 20x20 box preserving its
 aspect ratio, anti-aliased, and centred in 28x28 by its centre of mass. The steps before that
-make real inputs look like MNIST's scans: alpha compositing, polarity, lighting, specks, stroke
-width. This is the only preprocessing in the project: the app, the CLI, training and the tests
-all call :func:`to_mnist`.
+make real inputs look like MNIST's scans: alpha compositing, polarity, lighting
+(:mod:`mnist_core.ink`), background, contrast, specks, marks round the digit
+(:mod:`mnist_core.marks`), stroke width. This is the only preprocessing in the project: the
+app, the CLI, training and the tests all call :func:`to_mnist`.
 """
 
 from __future__ import annotations
@@ -12,29 +13,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import marks
 from .config import DecodeConfig, PreprocessConfig
-from .decode import decode, luminance
-from .lighting import (
-    evenly_lit,
-    has_flat_background,
-    is_photo_sized,
-    may_show_a_desk,
-    on_its_page,
-)
-
-try:  # the ufunc behind numpy.clip: the same values, without ~6 us of Python per call
-    from numpy._core.umath import clip as _clip
-except ImportError:  # a numpy that moved it
-    _clip = np.clip
+from .decode import decode
+from .ink import DECODE, STROKE_LEVEL, clip_in_place, ink_map
 
 PREPROCESS = PreprocessConfig()
-DECODE = DecodeConfig()
-STROKE_LEVEL = 0.35  # an ink map's pixel above this is part of a stroke
-
-# uint8 tone -> float32 tone in [0, 1] and its inverse: exactly ``tone.astype(np.float32) *
-# np.float32(1 / 255)`` and ``1.0 - that``, as one table lookup (cv2.LUT) instead of two passes.
-_UNIT = np.arange(256, dtype=np.float32) * np.float32(1 / 255)
-_INVERSE = np.float32(1.0) - _UNIT
 
 
 def to_mnist(image, config: PreprocessConfig = PREPROCESS, decode_config: DecodeConfig = DECODE):
@@ -86,15 +70,15 @@ def fitted_digits(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     # A ring round the digit, a line under it, or what a cut-out took of the digits beside
     # it: marks a reader looks past.
     with_marks = None
-    ring = _circle_around(labels, kept, box)
-    marks = [ring] if ring is not None else []
-    if not marks:
-        line = _line_under(labels, kept, box)
-        marks = [line] if line is not None else _neighbours_pieces(labels, kept, ink.shape)
-        if marks:
+    ring = marks.circle_around(labels, kept, box)
+    taken = [ring] if ring is not None else []
+    if not taken:
+        line = marks.line_under(labels, kept, box)
+        taken = [line] if line is not None else marks.neighbours_pieces(labels, kept, ink.shape)
+        if taken:
             with_marks = _fitted(ink, mask, box, config)
-    if marks:
-        kept = [label for label in kept if label not in marks]
+    if taken:
+        kept = [label for label in kept if label not in taken]
         mask = components_mask(labels, count, kept)
         box = cv2.boundingRect(mask)
     return _fitted(ink, mask, box, config), with_marks
@@ -105,407 +89,6 @@ def _fitted(ink, mask, box, config: PreprocessConfig):
     when they are a speck."""
     width = _speck_or_stroke_width(mask, box, ink.shape, config)
     return None if width is None else _fit(ink, mask, box, width, config)
-
-
-# A ring drawn round a digit (an answer circled on a worksheet) is taken out when what it holds
-# is at least this share of its height, or of its width when at least half as tall as wide (a
-# dot in a 0 is not a digit, nor a smiley's mouth; a wide 5 in a roomy ring is ~0.28 of its
-# height and ~0.4 of its width), in one piece once its strokes are thickened by this share of
-# the ring's height (a smiley's eyes and mouth are apart), and the ring is round: its
-# outline's circularity, 4 pi area / perimeter^2, at least this (an ellipse twice as tall as
-# wide: 0.9; an eye's pointed outline, a cloud's bumps less).
-CIRCLED_MIN_SHARE = 0.3
-CIRCLED_JOIN_SHARE = 0.05
-CIRCLED_MIN_ROUNDNESS = 0.8
-
-
-def _circle_around(labels: np.ndarray, kept: list, box) -> int | None:
-    """The stroke drawn round all the others (a circle round a digit), or None: one stroke
-    reaching all four sides of the ink's bounding ``box``, closed, and every other stroke
-    inside it without touching it, together at least CIRCLED_MIN_SHARE of its height or (at
-    least half as tall as wide) of its width. The network reads a circled digit as a 0; no
-    digit is a ring holding a separate stroke."""
-    if len(kept) < 2:
-        return None
-    left, top, width, height = box
-    inside = labels[top : top + height, left : left + width]
-    edges = (inside[0], inside[-1], inside[:, 0], inside[:, -1])
-    on_every_edge = set(np.unique(edges[0])).intersection(*(np.unique(edge) for edge in edges[1:]))
-    rings = [label for label in kept if label in on_every_edge]
-    if len(rings) != 1:
-        return None
-    ring = np.equal(inside, rings[0]).view(np.uint8)
-    contours, _ = cv2.findContours(ring, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    outline = max(contours, key=cv2.contourArea)
-    perimeter = cv2.arcLength(outline, True)
-    if 4 * np.pi * cv2.contourArea(outline) < CIRCLED_MIN_ROUNDNESS * perimeter**2:
-        return None
-    enclosed = np.zeros_like(ring)
-    cv2.drawContours(enclosed, contours, -1, 1, cv2.FILLED)
-    enclosed[ring > 0] = 0  # what the ring holds, the ring itself left out
-    others = np.isin(inside, [label for label in kept if label != rings[0]])
-    if not others.any() or np.any(others & (enclosed == 0)):
-        return None  # a stroke outside the ring, or the ring is not closed
-    _, _, held_width, held_height = cv2.boundingRect(others.view(np.uint8))
-    wide = held_width >= CIRCLED_MIN_SHARE * width and held_height >= held_width / 2
-    if held_height < CIRCLED_MIN_SHARE * height and not wide:
-        return None
-    reach = max(1, int(CIRCLED_JOIN_SHARE * height))
-    joined = cv2.dilate(others.view(np.uint8), np.ones((reach, reach), np.uint8))
-    if cv2.connectedComponents(joined, connectivity=8)[0] != 2:
-        return None  # more than one piece inside: a face, not a digit
-    return rings[0]
-
-
-# A line drawn under a digit (an answer underlined) is taken out when it looks like one: a
-# stroke apart, all of it below the others, straight (this many times longer than thick, and
-# filling this share of the rectangle round it), no steeper than this many degrees, and under
-# at least this share of the others' columns (a 2's base drawn apart often starts under its
-# curve's end only). Read with the line, an underlined 0 or 7 is taken for a 2 and a 4 for a 1
-# (robustness_sweep "underlined": 63% read right). A 2's base drawn straight under all of it
-# passes every test, so the classifier reads both and keeps the surer (fitted_digits).
-UNDERLINE_MIN_LENGTH = 4.0
-UNDERLINE_MIN_FILL = 0.75
-UNDERLINE_MAX_SLOPE = 12.0
-UNDERLINE_MIN_SPAN = 0.8
-
-
-def _line_under(labels: np.ndarray, kept: list, box) -> int | None:
-    """The straight stroke drawn under all the others (an underline), or None. No MNIST
-    training digit but one underlined 5 has one, nor any of our canvases, scans or not-digits."""
-    if len(kept) < 2:
-        return None
-    left, top, width, height = box
-    inside = labels[top : top + height, left : left + width]
-    rows = {label: np.flatnonzero(np.equal(inside, label).any(axis=1)) for label in kept}
-    lowest = max(kept, key=lambda label: rows[label][0])
-    others = [label for label in kept if label != lowest]
-    if rows[lowest][0] <= max(rows[label][-1] for label in others):
-        return None  # beside or among the others, not under them
-    points = cv2.findNonZero(np.equal(inside, lowest).view(np.uint8))
-    sides = cv2.minAreaRect(points)[1]
-    length, thickness = max(sides), max(1.0, min(sides))
-    if (
-        length < UNDERLINE_MIN_LENGTH * thickness
-        or len(points) < UNDERLINE_MIN_FILL * sides[0] * sides[1]
-    ):
-        return None  # a curve, a dot or a blob
-    line_left, _, line_width, line_height = cv2.boundingRect(points)
-    if line_height - thickness > np.tan(np.radians(UNDERLINE_MAX_SLOPE)) * line_width:
-        return None
-    columns = np.flatnonzero(np.isin(inside, others).any(axis=0))
-    under = (columns >= line_left) & (columns < line_left + line_width)
-    if np.count_nonzero(under) < UNDERLINE_MIN_SPAN * len(columns):
-        return None
-    return lowest
-
-
-# A line drawn under a digit and touching it is one stroke with it, which _line_under cannot
-# take out (robustness_sweep "underlined": most of its misreads). It is the lowest rows of
-# ink whose longest run is at least UNDERLINE_ROW_SPAN of the ink's width, with no more below
-# them than their own thickness (the line's rounded lower edge), lying below
-# UNDERLINE_BELOW_SHARE of the ink's height, at most UNDERLINE_THICKNESS of the height above
-# it, and reaching past the strokes above it by UNDERLINE_PAST of their width on both sides
-# (a 2's base starts where its diagonal ends, an L's at its stem).
-UNDERLINE_ROW_SPAN = 0.8
-UNDERLINE_BELOW_SHARE = 0.6
-UNDERLINE_THICKNESS = 0.3
-UNDERLINE_PAST = 0.05
-
-
-def without_touching_underline(ink: np.ndarray) -> np.ndarray | None:
-    """``ink`` (a cleaned ink map) without the straight line drawn under its strokes and
-    touching them, or None when it has no such line. The line's rows go, with as many above
-    them (its rounded upper edge): the strokes lose their lowest tips."""
-    binary = np.greater(ink, STROKE_LEVEL).view(np.uint8)
-    left, top, width, height = cv2.boundingRect(binary)
-    rows = binary[top : top + height, left : left + width]
-    long_rows = np.flatnonzero(longest_runs(rows) >= UNDERLINE_ROW_SPAN * width)
-    if not long_rows.size:
-        return None
-    breaks = np.flatnonzero(np.diff(long_rows) > 1)  # the lowest unbroken band of long rows
-    first, last = int(long_rows[breaks[-1] + 1 if breaks.size else 0]), int(long_rows[-1])
-    band = last - first + 1
-    line_top = max(0, first - band)
-    if (
-        height - 1 - last > band
-        or first < UNDERLINE_BELOW_SHARE * height
-        or height - line_top > UNDERLINE_THICKNESS * first
-    ):
-        return None
-    above = np.flatnonzero(rows[:line_top].any(axis=0))
-    margin = UNDERLINE_PAST * (above[-1] - above[0] + 1) if above.size else 0
-    if not above.size or above[0] < margin or above[-1] > width - 1 - margin:
-        return None
-    without = ink.copy()
-    without[top + line_top : top + height, left : left + width] = 0
-    return without
-
-
-def longest_runs(binary: np.ndarray) -> np.ndarray:
-    """(H,) int: the longest horizontal run of ink in each row of a 0/1 ``binary`` image (0
-    where a row has none)."""
-    edges = np.diff(np.pad(binary.astype(np.int8), ((0, 0), (1, 1))), axis=1)
-    rows, starts = np.nonzero(edges == 1)
-    ends = np.nonzero(edges == -1)[1]  # row-major order: each run's end pairs with its start
-    longest = np.zeros(len(binary), np.int64)
-    np.maximum.at(longest, rows, ends - starts)
-    return longest
-
-
-# A piece of ink at the picture's left or right side is taken for part of a neighbouring digit,
-# cut by the crop, when it is at most this share of the digit's width; a cut takes a few
-# strokes of each neighbour, and more pieces at the sides are texture (noise, clutter).
-NEIGHBOUR_PIECE_SHARE = 0.5
-MAX_NEIGHBOUR_PIECES = 6
-
-
-def _neighbours_pieces(labels: np.ndarray, kept: list, shape) -> list:
-    """The strokes a cut-out took of the digits beside this one (a digit cut from a written
-    number or a form's row of boxes): each touches the picture's left or right side, lies
-    wholly beyond the columns of the strokes that do not (the digit's) towards it, and is
-    at most NEIGHBOUR_PIECE_SHARE of the digit's width or height, whichever is larger (a 1
-    is narrower than its neighbours' slivers); the digit reaches neither side (a digit cut
-    to its ink, as USPS and Semeion store them, reaches both). The network reads such
-    slivers as strokes and refuses half of such pictures as not one digit."""
-    beside, (_, _, width, height) = strokes_beside(labels, kept, shape)
-    widest = NEIGHBOUR_PIECE_SHARE * max(width, height)
-    return [label for label, w, side in beside if side and w <= widest]
-
-
-def strokes_beside(labels: np.ndarray, kept: list, shape) -> tuple[list, tuple]:
-    """The strokes in ``kept`` at the picture's left or right side
-    (:func:`strokes_at_the_sides`), each as ``(label, width, side)``, ``side`` "left" or
-    "right" when the stroke lies wholly beyond the other strokes' columns on that side, else
-    None; and the other strokes' bounding box (x, y, width, height). ``([], (0, 0, 0, 0))``
-    when no stroke is at a side, or every one is."""
-    at_the_sides = strokes_at_the_sides(labels, kept)
-    rest = [label for label in kept if label not in at_the_sides]
-    if not at_the_sides or not rest:
-        return [], (0, 0, 0, 0)
-    box = cv2.boundingRect(np.isin(labels, rest).view(np.uint8))
-    left, right = box[0], box[0] + box[2]
-    beside = []
-    for label in at_the_sides:
-        x, _, w, _ = stroke_box(labels, label)
-        if x == 0 and x + w <= left:
-            beside.append((label, w, "left"))
-        elif x + w == shape[1] and x >= right:
-            beside.append((label, w, "right"))
-        else:
-            beside.append((label, w, None))
-    return beside, box
-
-
-def strokes_at_the_sides(labels: np.ndarray, kept: list) -> list:
-    """The strokes in ``kept`` that reach the picture's left or right side; none when there
-    are more than MAX_NEIGHBOUR_PIECES (texture: noise, clutter) or a single stroke."""
-    if len(kept) < 2:
-        return []
-    sides = set(np.unique(labels[:, 0]).tolist()) | set(np.unique(labels[:, -1]).tolist())
-    at_the_sides = [label for label in kept if label in sides]
-    return at_the_sides if len(at_the_sides) <= MAX_NEIGHBOUR_PIECES else []
-
-
-def stroke_box(labels: np.ndarray, label: int) -> tuple[int, int, int, int]:
-    """The bounding box (x, y, width, height) of one labelled stroke."""
-    return cv2.boundingRect(np.equal(labels, label).view(np.uint8))
-
-
-def ink_map(image: np.ndarray, decode_config: DecodeConfig = DECODE) -> np.ndarray:
-    """Decoded image -> float32 (H, W) map where ink is high, at a bounded working size."""
-    if image.ndim == 3:  # RGBA
-        tone, drawn = _tone(image)
-        if drawn:
-            # The alpha of strokes on a transparent canvas is ink by construction: no paper
-            # tone to vote on, no page, no light to even. A vote would cost a fifth of such a
-            # canvas' preprocessing to find the dark background it always has.
-            return _to_work_size(cv2.LUT(tone, _UNIT), decode_config)
-    elif image.dtype == np.uint8:
-        tone = image
-    else:
-        tone = image.astype(np.float32) * (1 / 255)
-    on_page = False  # a page on a desk, found and the desk painted paper
-    if tone.dtype == np.uint8:
-        if _work_scale(tone.shape, decode_config) is None:
-            histogram = cv2.calcHist([tone], [0], None, [256], [0, 256]).ravel()
-            if not is_photo_sized(tone.shape) or has_flat_background(histogram):
-                page = None
-                if is_photo_sized(tone.shape):  # a dark desk can be flat too
-                    page = _page_on_a_desk(tone, histogram, _median_of_unit)
-                if page is None:
-                    # A canvas or a clean scan: no resize, so the map is a table of its uint8
-                    # tones, and the background is judged on their own histogram (the table
-                    # is increasing, so order statistics commute with it, and
-                    # _levels_histogram would turn its value for tone t back into level t).
-                    light = _votes_light(histogram, tone, _median_of_unit)
-                    return cv2.LUT(tone, _INVERSE if light else _UNIT)
-                tone, on_page = page, True
-        tone = cv2.LUT(tone, _UNIT)
-    photo_sized = is_photo_sized(tone.shape)
-    grey = _to_work_size(tone, decode_config)
-    if photo_sized:
-        grey = _photo_evenly_lit(grey, on_page)
-    if _light_background(grey):
-        grey = 1.0 - grey  # dark ink on light paper -> MNIST's white ink on black
-    return grey
-
-
-def _photo_evenly_lit(grey: np.ndarray, on_page: bool) -> np.ndarray:
-    """A photo-sized picture with its light made even (:func:`evenly_lit`): the desk around a
-    page lying on one painted paper first (``on_page`` when already done), and nothing done
-    when it has a flat background (a canvas, a clean scan)."""
-    if not on_page:
-        histogram = _levels_histogram(grey)
-        page = _page_on_a_desk(grey, histogram, _median)
-        if page is None:
-            return grey if has_flat_background(histogram) else evenly_lit(grey)
-        grey = page
-    return evenly_lit(grey)
-
-
-def _page_on_a_desk(picture: np.ndarray, histogram, median_of):
-    """``picture`` with the desk around the page lying on it painted paper
-    (:func:`mnist_core.lighting.on_its_page`), or None: when its 256-level ``histogram`` and
-    its frame's median (taken with ``median_of``, in [0, 1]) say no desk can show, or when no
-    page is found."""
-    if not may_show_a_desk(histogram, 255 * median_of(_frame(picture))):
-        return None
-    return on_its_page(picture)
-
-
-def _light_background(grey: np.ndarray) -> bool:
-    """Is this dark ink on a light background? Three witnesses of the background's tone vote:
-    the median (ink is a minority of pixels; MNIST: 19%), the frame (ink mostly stays inside)
-    and the four corners (round digits avoid them). Each alone fails on some real input: a
-    bold digit covering half the pixels, a tight scan whose "0" touches every side, a "1"
-    drawn corner to corner. Tones are judged against the midpoint of p0.1 and p99.9."""
-    return _votes_light(_levels_histogram(grey), grey, _median)
-
-
-def _votes_light(histogram: np.ndarray, image: np.ndarray, median_of) -> bool:
-    """:func:`_light_background`'s vote, given the image's 256-level ``histogram`` and how to
-    take a median of its tones in [0, 1]. When the median and the frame disagree, the corners
-    decide, unless the frame is a box's sides (:func:`_cut_along_a_box`): then the median."""
-    darkest, median, brightest = _percentiles_of_histogram(histogram, (0.1, 50, 99.9))
-    middle = (darkest + brightest) / 2
-    votes = int(median > middle) + int(median_of(_frame(image)) > middle)
-    if votes != 1:
-        return votes == 2
-    if _cut_along_a_box(_UNIT[image] > middle if image.dtype == np.uint8 else image > middle):
-        return median > middle
-    return median_of(_corners(image)) > middle
-
-
-# A picture cut out along a form's printed box has the box's sides for its frame and its
-# corners: lines of the ink's tone, each at most BOX_LINE_SHARE of the picture deep and
-# BOX_LINE_FULL of the side long, with the background's tone just inside (BOX_INSIDE_CLEAR
-# of the row), on at least BOX_SIDES sides. A dark margin round a bold light digit runs deeper;
-# a tight crop's strokes touch a side in places, not along it.
-BOX_SIDES = 2
-BOX_LINE_SHARE = 0.1
-BOX_LINE_FULL = 0.9
-BOX_INSIDE_CLEAR = 0.7
-
-
-def _cut_along_a_box(light: np.ndarray) -> bool:
-    """Is the picture whose tones above the middle are ``light`` framed by a box's sides, of
-    the frame's tone? Then the frame and the corners witness the box, not the background."""
-    frame = _frame(light)
-    frame_light = np.count_nonzero(frame) * 2 > frame.size
-    sides = 0
-    for side in (light, light[::-1], light.T, light.T[::-1]):
-        deepest = max(1, int(BOX_LINE_SHARE * len(side)))
-        toned = np.equal(side[: deepest + 2], frame_light).mean(axis=1)
-        depth = int(np.argmin(toned >= BOX_LINE_FULL))
-        if 0 < depth <= deepest and 1 - toned[depth : depth + 2].min() >= BOX_INSIDE_CLEAR:
-            sides += 1
-    return sides >= BOX_SIDES
-
-
-def _frame(image: np.ndarray) -> np.ndarray:
-    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-
-
-def _corners(image: np.ndarray) -> np.ndarray:
-    """The four corner patches, each an eighth of the shorter side (at least 1 px)."""
-    patch = max(1, min(image.shape) // 8)
-    return np.concatenate(
-        [
-            image[:patch, :patch].ravel(),
-            image[:patch, -patch:].ravel(),
-            image[-patch:, :patch].ravel(),
-            image[-patch:, -patch:].ravel(),
-        ]
-    )
-
-
-def _median(values: np.ndarray) -> float:
-    """numpy.median's value, without its ~20 us of overhead on the few hundred values of a
-    frame (a fifth of the time of a 28x28 digit's whole preprocessing)."""
-    ordered = np.sort(values)
-    return float(ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2
-
-
-def _median_of_unit(tones: np.ndarray) -> float:
-    """:func:`_median` of ``_UNIT[tones]``, the float32 sum included."""
-    ordered = np.sort(tones)
-    low, high = ordered[(len(ordered) - 1) // 2], ordered[len(ordered) // 2]
-    return float(_UNIT[low] + _UNIT[high]) / 2
-
-
-def _levels_histogram(values: np.ndarray) -> np.ndarray:
-    """The 256-bin histogram of a [0, 1] map's levels (x255, clipped, truncated)."""
-    levels = values * 255
-    _clip(levels, 0, 255, out=levels)
-    return cv2.calcHist([levels.astype(np.uint8)], [0], None, [256], [0, 256]).ravel()
-
-
-def _percentiles_of_histogram(histogram: np.ndarray, percents) -> list[float]:
-    """Percentiles (in [0, 1]) from a 256-level histogram: exact to 1/255, and ~10x faster
-    than numpy.percentile on the small images that dominate our traffic."""
-    cumulative = np.cumsum(histogram)
-    ranks = np.asarray(percents, np.float64) / 100 * cumulative[-1]
-    return [float(level) / 255 for level in np.searchsorted(cumulative, ranks)]
-
-
-def _tone(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
-    """An RGBA image's tone: uint8 (the ink's alpha, or the luminance of an opaque image), or
-    float32 in [0, 1] for an opaque picture with transparent margins; and whether it is
-    strokes on a transparent canvas."""
-    alpha8 = cv2.extractChannel(np.ascontiguousarray(rgba), 3)
-    if np.count_nonzero(alpha8 > 127) < alpha8.size / 2:
-        # Strokes on a transparent canvas (st_canvas' default): the ink is the alpha channel,
-        # whatever its colour; white ink on transparent would vanish if composited on white.
-        return alpha8, True
-    grey = luminance(rgba)
-    if alpha8.min() == 255:
-        return grey, False
-    # An opaque picture with transparent margins: put it on white, as a viewer would.
-    alpha = cv2.LUT(alpha8, _UNIT)
-    return cv2.LUT(grey, _UNIT) * alpha + (1.0 - alpha), False
-
-
-def _work_scale(shape, decode_config: DecodeConfig):
-    """(scale, interpolation) to the working size, or None when the image is already in it."""
-    longest = max(shape)
-    if longest > decode_config.work_side:
-        return decode_config.work_side / longest, cv2.INTER_AREA
-    if longest < decode_config.min_work_side:
-        # Integer factor keeps the pixel grid aligned: a 28x28 MNIST digit goes through
-        # this pipeline and comes back out (nearly) unchanged.
-        return int(np.ceil(decode_config.min_work_side / longest)), cv2.INTER_LINEAR
-    return None
-
-
-def _to_work_size(grey: np.ndarray, decode_config: DecodeConfig) -> np.ndarray:
-    work = _work_scale(grey.shape, decode_config)
-    if work is None:
-        return grey
-    scale, interpolation = work
-    height, width = grey.shape
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(grey, size, interpolation=interpolation)
 
 
 def clean_ink(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
@@ -583,14 +166,14 @@ def normalise_contrast(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     if peak < config.min_contrast:
         return None
     ink8 = ink * (255 / peak)
-    ink8 = _clip(ink8, 0, 255, out=ink8).astype(np.uint8)
+    ink8 = clip_in_place(ink8, 0, 255, out=ink8).astype(np.uint8)
     otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Below half the ink/paper split is paper; above the split's midpoint to the peak is core.
     floor = 0.5 * otsu / 255 * peak
     ceiling = max(floor + 1e-3, 0.5 * (otsu / 255 * peak + peak))
     stretched = ink - floor
     stretched /= ceiling - floor
-    return _clip(stretched, 0, 1, out=stretched)
+    return clip_in_place(stretched, 0, 1, out=stretched)
 
 
 def digit_mask(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
@@ -781,7 +364,7 @@ def scaled_ink(ink: np.ndarray, scale: float) -> np.ndarray:
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(ink, size, interpolation=interpolation)
     resized /= max(float(resized.max()), 1e-6)
-    return _clip(resized, 0, 1, out=resized)
+    return clip_in_place(resized, 0, 1, out=resized)
 
 
 def _centre_by_mass(boxed: np.ndarray, side: int) -> np.ndarray:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .preprocess import longest_runs, stroke_width
+from .marks import longest_runs
+from .preprocess import stroke_width
 
 UPSCALE = 4  # MNIST's 28 px -> 112 px: strokes ~10 px wide, so pen widths round finely
 MARGIN = 28  # blank px around the upscaled digit: room for a flag left of a 1 near the edge

@@ -20,7 +20,8 @@ import numpy as np
 
 from .config import CACHE, TrainConfig
 from .data import MnistData
-from .preprocess import DECODE, PREPROCESS, to_mnist
+from .ink import DECODE
+from .preprocess import PREPROCESS, to_mnist
 
 NOT_A_DIGIT = 10  # the 11th class
 # What cached digits depend on: the code that draws and preprocesses them, and the values of
@@ -28,6 +29,9 @@ NOT_A_DIGIT = 10  # the 11th class
 # defaults must not cost a rebuild).
 _SOURCES = (
     "preprocess.py",
+    "ink.py",
+    "lighting.py",
+    "marks.py",
     "decode.py",
     "styles.py",
     "negatives.py",

@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import lighting, preprocess, renderings
+from mnist_core import ink as ink_module
+from mnist_core import lighting, renderings
+from mnist_core.ink import ink_map
 from mnist_core.lighting import evenly_lit
-from mnist_core.preprocess import ink_map, to_mnist
+from mnist_core.preprocess import to_mnist
 
 DATA = Path(__file__).parent / "data"
 
@@ -121,7 +123,7 @@ def test_a_page_photographed_on_a_darker_desk_is_read(classifier, sample, monkey
     read = [prediction.digit for prediction in classifier.predict_batch(photos)]
     assert np.sum(np.array(read) == labels) >= 55  # the bundled model: 59 of 60
     # Without the page found first, the desk reads as ink around it: 8 of 60.
-    monkeypatch.setattr(preprocess, "may_show_a_desk", lambda histogram, frame_level: False)
+    monkeypatch.setattr(ink_module, "may_show_a_desk", lambda histogram, frame_level: False)
     read = [prediction.digit for prediction in classifier.predict_batch(photos)]
     assert np.sum(np.array(read) == labels) <= 20
 

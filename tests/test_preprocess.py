@@ -8,10 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import InvalidImageError, preprocess, renderings
+from mnist_core import InvalidImageError, marks, preprocess, renderings
 from mnist_core import classifier as classifier_module
+from mnist_core import ink as ink_module
 from mnist_core.config import PreprocessConfig
 from mnist_core.decode import decode
+from mnist_core.ink import ink_map
 from mnist_core.lighting import (
     evenly_lit,
     has_flat_background,
@@ -24,7 +26,6 @@ from mnist_core.prediction import Prediction
 from mnist_core.preprocess import (
     digit_mask,
     fit_to_mnist_frame,
-    ink_map,
     ink_to_mnist,
     normalise_contrast,
     remove_background,
@@ -100,18 +101,18 @@ def test_a_digit_cut_out_along_its_box_keeps_dark_ink_on_light_paper(classifier,
     height, width = ink.shape
     assert ink[height // 4 : -height // 4, width // 4 : -width // 4].mean() < 0.5  # paper: no ink
     assert classifier.predict(scan).digit == 7
-    monkeypatch.setattr(preprocess, "_cut_along_a_box", lambda light: False)
+    monkeypatch.setattr(ink_module, "_cut_along_a_box", lambda light: False)
     assert ink_map(decode(scan))[height // 4 : -height // 4, width // 4 : -width // 4].mean() > 0.5
 
 
 def test_a_tightly_cropped_bold_digit_is_no_box(seven):
     """A dark margin round a light digit runs deeper than a box's line; a tight crop's
     strokes touch its sides in places. Neither is taken for a box's frame."""
-    assert not preprocess._cut_along_a_box(seven > 127)
+    assert not ink_module._cut_along_a_box(seven > 127)
     left, top, width, height = cv2.boundingRect(seven)
     crop = seven[top : top + height, left : left + width]
-    assert not preprocess._cut_along_a_box(crop > 127)
-    assert not preprocess._cut_along_a_box(crop < 128)
+    assert not ink_module._cut_along_a_box(crop > 127)
+    assert not ink_module._cut_along_a_box(crop < 128)
 
 
 def test_ink_map_uses_alpha_as_ink_on_transparent_canvas(seven):
@@ -513,7 +514,7 @@ def reference_ink_map(image: np.ndarray) -> np.ndarray:
         grey = evenly_lit(page)
     elif is_photo_sized(tone.shape) and not has_flat_background(histogram):
         grey = evenly_lit(grey)  # a photo-like page
-    return 1.0 - grey if preprocess._light_background(grey) else grey
+    return 1.0 - grey if ink_module._light_background(grey) else grey
 
 
 def reference_remove_background(ink: np.ndarray) -> np.ndarray:
@@ -639,7 +640,7 @@ def test_a_ring_holding_no_digit_is_left_in():
         ink = preprocess.cleaned_ink(picture)
         labels, count, kept = preprocess.ink_components(ink)
         box = cv2.boundingRect(preprocess.components_mask(labels, count, kept))
-        assert preprocess._circle_around(labels, kept, box) is None
+        assert marks.circle_around(labels, kept, box) is None
 
 
 def underlined(digit: np.ndarray, drop: int, tilt: int) -> np.ndarray:
@@ -694,7 +695,7 @@ def test_an_underlined_digit_is_read_without_its_line(classifier, mnist, monkeyp
     assert np.sum(np.equal(read, labels)) >= 56
     seen = classifier.predict(pictures[0]).model_input
     assert np.allclose(seen, to_mnist(255 - digits[0]), atol=0.35)  # the digit alone
-    monkeypatch.setattr(preprocess, "_line_under", lambda labels, kept, box: None)
+    monkeypatch.setattr(marks, "line_under", lambda labels, kept, box: None)
     # ...and without the second look for a line touching the digit, which finds these too.
     monkeypatch.setattr(classifier_module, "without_touching_underline", lambda ink: None)
     read = [p.digit for p in classifier.predict_batch(pictures)]
@@ -712,7 +713,7 @@ def test_a_2_with_its_base_drawn_apart_keeps_its_base():
     labels, count, kept = preprocess.ink_components(ink)
     assert len(kept) == 2
     box = cv2.boundingRect(preprocess.components_mask(labels, count, kept))
-    assert preprocess._line_under(labels, kept, box) is None
+    assert marks.line_under(labels, kept, box) is None
     digit = (preprocess.to_mnist(picture) > 0.3).astype(np.uint8)
     parts, _, stats, _ = cv2.connectedComponentsWithStats(digit)
     assert parts - 1 == 2  # the curve and its base, apart
@@ -737,7 +738,7 @@ def test_lines_that_are_not_under_a_digit_are_left_in():
         labels, count, kept = preprocess.ink_components(ink)
         assert len(kept) == 2
         box = cv2.boundingRect(preprocess.components_mask(labels, count, kept))
-        assert preprocess._line_under(labels, kept, box) is None
+        assert marks.line_under(labels, kept, box) is None
 
 
 def test_a_2_with_a_straight_base_drawn_apart_is_read_as_2(classifier):
@@ -772,7 +773,7 @@ def test_a_digit_cut_from_a_row_is_read_without_its_neighbours_pieces(
     uploaded = [read_photo(classifier, cut) for cut in cuts]
     read = [reading.digit if isinstance(reading, Prediction) else None for reading in uploaded]
     assert np.sum(np.equal(read, labels)) >= 92
-    monkeypatch.setattr(preprocess, "_neighbours_pieces", lambda labels, kept, shape: [])
+    monkeypatch.setattr(marks, "neighbours_pieces", lambda labels, kept, shape: [])
     assert np.sum(np.equal([p.digit for p in classifier.predict_batch(cuts)], labels)) <= 60
 
 
@@ -786,7 +787,7 @@ def test_a_1_cut_from_a_row_is_read_though_its_neighbours_slivers_are_wider(
     ones, wide = np.flatnonzero(y == 1)[:10], np.flatnonzero((y == 0) | (y == 8))
     cuts = [renderings.cut_from_a_row(x[one], tuple(x[rng.choice(wide, 2)]), rng) for one in ones]
     assert [p.digit for p in classifier.predict_batch(cuts)].count(1) >= 9
-    monkeypatch.setattr(preprocess, "NEIGHBOUR_PIECE_SHARE", 0.0)  # no sliver taken out
+    monkeypatch.setattr(marks, "NEIGHBOUR_PIECE_SHARE", 0.0)  # no sliver taken out
     assert [p.digit for p in classifier.predict_batch(cuts)].count(1) <= 6
 
 
