@@ -6,9 +6,8 @@ are the outputs the same, and how much faster is it?
 
 The baseline is a temporary copy of this checkout's ``mnist_core`` with the serving modules
 (``--files``: decode, lighting, form_lines, ink, marks, preprocess, numbers, number_reading,
-classifier,
-runtime) as they are at ``REV``, beside a link to ``models/``, so both versions load the same
-networks. ``check`` runs both on
+classifier, runtime) as they are at ``REV`` (one split off since is left out), beside a link to
+``models/``, so both versions load the same networks. ``check`` runs both on
 every input of a corpus (the committed MNIST sample, MNIST's 10,000 test digits, USPS and Semeion as
 arrays and as paper scans, canvases from :mod:`mnist_core.renderings` on three backgrounds and
 as the app's opaque canvas sends them, hard canvases, drawn 1s and 7s, phone photos, not-digit
