@@ -1,10 +1,12 @@
 """What a reader looks past around a digit: a ring drawn round it, a line drawn under it (apart
 from it or touching it), and the slivers of its neighbours a cut-out took with it.
 
-Each works on the labelled strokes of a cleaned ink map (:func:`mnist_core.preprocess.
-ink_components`), and names the strokes to take out; :func:`mnist_core.preprocess.
-fitted_digits` fits the digit without them (and, for a line or slivers, with them too: only
-the reader can tell a 2's base drawn apart from an underline).
+Most of these work on the labelled strokes of a cleaned ink map
+(:func:`~mnist_core.preprocess.ink_components`) and name the strokes to take out;
+:func:`~mnist_core.preprocess.fitted_digits` fits the digit without them (and, for a line or
+slivers, with them too: only the reader can tell a 2's base drawn apart from an underline). A
+line touching the digit is one stroke with it: :func:`without_touching_underline` cuts it off
+the ink map itself.
 """
 
 from __future__ import annotations
