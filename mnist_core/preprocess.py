@@ -16,7 +16,7 @@ import numpy as np
 from . import marks
 from .config import DecodeConfig, PreprocessConfig
 from .decode import decode
-from .ink import DECODE, STROKE_LEVEL, clip_in_place, ink_map
+from .ink import DECODE, STROKE_LEVEL, fast_clip, ink_map
 
 PREPROCESS = PreprocessConfig()
 
@@ -166,14 +166,14 @@ def normalise_contrast(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
     if peak < config.min_contrast:
         return None
     ink8 = ink * (255 / peak)
-    ink8 = clip_in_place(ink8, 0, 255, out=ink8).astype(np.uint8)
+    ink8 = fast_clip(ink8, 0, 255, out=ink8).astype(np.uint8)
     otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Below half the ink/paper split is paper; above the split's midpoint to the peak is core.
     floor = 0.5 * otsu / 255 * peak
     ceiling = max(floor + 1e-3, 0.5 * (otsu / 255 * peak + peak))
     stretched = ink - floor
     stretched /= ceiling - floor
-    return clip_in_place(stretched, 0, 1, out=stretched)
+    return fast_clip(stretched, 0, 1, out=stretched)
 
 
 def digit_mask(ink: np.ndarray, config: PreprocessConfig = PREPROCESS):
@@ -364,7 +364,7 @@ def scaled_ink(ink: np.ndarray, scale: float) -> np.ndarray:
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(ink, size, interpolation=interpolation)
     resized /= max(float(resized.max()), 1e-6)
-    return clip_in_place(resized, 0, 1, out=resized)
+    return fast_clip(resized, 0, 1, out=resized)
 
 
 def _centre_by_mass(boxed: np.ndarray, side: int) -> np.ndarray:
