@@ -251,14 +251,24 @@ def probability_bars(probabilities: np.ndarray, chosen: int | None) -> str:
     )
 
 
+# Under this a runner-up shows as 0.0%: naming it would suggest the model weighed it.
+RUNNER_UP_SHOWN_FROM = 0.0005
+
+
+def runner_ups(ranked) -> str:
+    """The next most likely digits after the reading (``ranked``: (digit, probability), most
+    likely first), or that none comes close."""
+    close = [(digit, p) for digit, p in ranked[1:4] if p >= RUNNER_UP_SHOWN_FROM]
+    if not close:
+        return "No other digit comes close (each under 0.1%)."
+    return "Next most likely: " + ", ".join(f"{digit} ({p:.1%})" for digit, p in close) + "."
+
+
 def explanation(prediction: Prediction, classifier, key: str) -> None:
     """Occlusion map and runner-ups, computed only while the toggle is on."""
     if not st.toggle("Why this digit?", key=f"{key}_explain"):
         return
     heat = occlusion_map(classifier.probabilities, prediction.model_input, prediction.digit)
-    runners = ", ".join(
-        f"{digit} ({probability:.1%})" for digit, probability in prediction.ranked[1:4]
-    )
     # A row that wraps: the words beside the picture where both fit, under it where not (in
     # a narrow answer column, two fixed columns would put the picture over the words).
     with st.container(horizontal=True, gap="small"):
@@ -274,7 +284,7 @@ def explanation(prediction: Prediction, classifier, key: str) -> None:
         )
         st.markdown(
             f"Hiding the red strokes lowers the model's belief in **{prediction.digit}** "
-            f"the most. Next most likely: {runners}.",
+            f"the most. {runner_ups(prediction.ranked)}",
             width=EXPLANATION_TEXT_PX,
         )
 

@@ -293,4 +293,16 @@ def test_why_this_digit_shows_the_occlusion_map_only_when_asked(mnist):
     assert not app.exception
     (heat,) = [image for caption, image in figures(app).items() if caption.startswith("Red:")]
     assert heat.shape == (28, 28, 3)  # the model's input, its pixels enlarged by the browser
-    assert any("Next most likely" in block.value for block in app.markdown)
+    (words,) = [block.value for block in app.markdown if "lowers the model's belief" in block.value]
+    assert "Next most likely" in words or "No other digit comes close" in words
+
+
+def test_why_this_digit_names_only_runner_ups_the_model_gave_a_chance():
+    from app_pages.shared import runner_ups
+
+    assert runner_ups([(7, 0.9999), (9, 0.0001), (3, 0.0), (4, 0.0)]) == (
+        "No other digit comes close (each under 0.1%)."
+    )
+    assert runner_ups([(1, 0.7), (7, 0.25), (4, 0.04), (9, 0.0001)]) == (
+        "Next most likely: 7 (25.0%), 4 (4.0%)."
+    )
